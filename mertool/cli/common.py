@@ -1,0 +1,83 @@
+"""Options shared by the stage commands, so every stage spells them the same way.
+
+Use them as defaults in a typer command::
+
+    def flow(input: str = INPUT, output: str = OUTPUT, on_error: OnError = ON_ERROR, ...):
+
+and call :func:`print_summary` at the end of a stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from typing import Any
+
+import typer
+
+INPUT = typer.Argument(
+    None,
+    metavar="[INPUT]",
+    help="HDF5 file from an earlier stage, a dataset root (earlier stages run with defaults), or '-'/omitted for stdin.",
+    show_default=False,
+)
+OUTPUT = typer.Option(
+    None,
+    "--output",
+    "-o",
+    metavar="FILE",
+    help="Output HDF5 file (written atomically); '-' or omitted while piped: stdout.",
+    show_default=False,
+)
+DATASET = typer.Option(
+    None, "--dataset", "-d", metavar="NAME", help="Dataset reader to use instead of auto-detection (mertool datasets list)."
+)
+LABEL_MAP = typer.Option(
+    None, "--label-map", metavar="NAME", help="Label map (native, megc2019, casme2-5, ...); default: the dataset's own."
+)
+RESUME = typer.Option(False, "--resume", help="Continue an interrupted run: keep samples already written to -o FILE.")
+WORKERS = typer.Option(
+    0, "--workers", "-j", min=0, help="Worker processes; 0 = one per CPU core.", show_default="0 (all cores)"
+)
+JSON = typer.Option(False, "--json", help="Print a JSON object on stdout instead of tables.")
+SEED = typer.Option(0, "--seed", help="Random seed (recorded in the output; same seed, same result).")
+
+
+class OnError(str, Enum):
+    skip = "skip"
+    fail = "fail"
+
+
+ON_ERROR = typer.Option(
+    OnError.skip,
+    "--on-error",
+    help="What to do when a sample fails (no face, corrupt frame, ...): skip it and report it at the end, or stop.",
+    case_sensitive=False,
+)
+
+
+def resolve_workers(workers: int) -> int:
+    return workers if workers and workers > 0 else max(1, os.cpu_count() or 1)
+
+
+def print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, sort_keys=False, default=str))
+
+
+def print_summary(stage: str, done: int, failed: list[tuple[str, str]], skipped: int = 0) -> None:
+    """The end-of-stage summary on stderr: counts, then every failed sample with its reason."""
+    from rich.markup import escape
+
+    from mertool.console import err, is_quiet
+
+    if is_quiet() and not failed:
+        return
+    line = f"[bold]{stage}[/]: {done} sample(s) done"
+    if skipped:
+        line += f", {skipped} already done (resumed)"
+    if failed:
+        line += f", [red]{len(failed)} failed[/]"
+    err.print(line)
+    for sid, reason in failed:
+        err.print(f"  [red]✗[/] {escape(sid)}: {escape(reason)}")

@@ -1,0 +1,75 @@
+"""``mertool datasets list|info``: the supported datasets, and what a root holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from mertool.cli.common import DATASET, JSON
+
+datasets_app = typer.Typer(help="Supported datasets and what a dataset root holds.", no_args_is_help=True)
+
+
+@datasets_app.command("list")
+def list_datasets(json_out: bool = JSON) -> None:
+    """Name every supported dataset with its label maps."""
+    from rich.table import Table
+
+    from mertool.cli.common import print_json
+    from mertool.console import out
+    from mertool.datasets.base import readers
+
+    specs = readers()
+    if json_out:
+        print_json({n: {"description": s.description, "label_maps": list(s.label_maps),
+                        "default_label_map": s.default_label_map} for n, s in sorted(specs.items())})
+        return
+    table = Table(title="supported datasets")
+    table.add_column("name")
+    table.add_column("what it reads")
+    table.add_column("label maps (default first)")
+    for name, spec in sorted(specs.items()):
+        maps = [spec.default_label_map] + [m for m in spec.label_maps if m != spec.default_label_map]
+        table.add_row(name, spec.description, ", ".join(maps))
+    out.print(table)
+
+
+@datasets_app.command("info")
+def info(
+    root: Path = typer.Argument(..., help="The dataset's root folder, as unpacked."),
+    dataset: str = DATASET,
+    json_out: bool = JSON,
+) -> None:
+    """Samples, subjects, class counts under each label map, and every quirk met (file and row)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from mertool.cli.common import print_json
+    from mertool.console import out
+    from mertool.datasets import open_dataset
+
+    result = open_dataset(root, dataset)
+    summary = result.info()
+    if json_out:
+        print_json(summary)
+        return
+    out.print(f"[bold]{summary['dataset']}[/] at {escape(summary['root'])}: {summary['samples']} samples, "
+              f"{summary['subjects']} subjects")
+    for f in summary["annotation_files"]:
+        out.print(f"  annotation: {escape(f)}")
+    table = Table(title="classes")
+    table.add_column("label map")
+    table.add_column("counts")
+    for lm, counts in summary["classes_by_label_map"].items():
+        mark = " (default)" if lm == summary["label_map"] else ""
+        table.add_row(lm + mark, ", ".join(f"{k} {v}" for k, v in counts.items()) or "—")
+    out.print(table)
+    if summary["warnings"]:
+        out.print(f"[yellow]{len(summary['warnings'])} warning(s):[/]")
+        for w in summary["warnings"]:
+            out.print(f"  [yellow]•[/] {escape(w)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(datasets_app, name="datasets")

@@ -1,0 +1,225 @@
+"""What every dataset reader yields, and the registry that finds the reader for a root.
+
+A reader turns a dataset root *exactly as its owners ship it* into :class:`Sample` records and a
+list of :class:`Quirk` warnings. Readers register themselves with :func:`register`; the CLI and
+the stages call :func:`open_dataset`, which auto-detects the dataset from the root unless a name
+is given.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mertool.errors import DatasetError
+from mertool.store import schema as S
+
+
+@dataclass(frozen=True)
+class Quirk:
+    """A non-fatal oddity a reader met: names the file (and row) so a user can look."""
+
+    file: str
+    message: str
+    row: int | None = None  # 1-based row in the annotation sheet, as a spreadsheet shows it
+
+    def __str__(self) -> str:
+        where = f"{self.file}" + (f", row {self.row}" if self.row is not None else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One clip (or one still image, for RAF-DB / WIDER FACE), as shipped.
+
+    ``frames`` are ordered by ``frame_numbers``, the dataset's own absolute numbers (the last
+    integer in each file name). ``onset``/``apex``/``offset`` use those numbers and are ``None``
+    when the annotation has no value (an apex written ``/``, SMIC's absent apex): never guessed.
+    """
+
+    id: str  # stable: "<dataset>/<subject>/<clip>"
+    dataset: str
+    subject: str  # the LOSO key, normalised per DATASETS.md section 12
+    clip: str
+    frames: tuple[Path, ...]
+    frame_numbers: tuple[int, ...]
+    fps: float | None
+    emotion: str | None  # native emotion, lower-cased and stripped
+    labels: dict[str, str | None] = field(default_factory=dict)  # label map -> label (None: excluded)
+    onset: int | None = None
+    apex: int | None = None
+    offset: int | None = None
+    aus: tuple[str, ...] = ()
+    aus_raw: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # reader-specific (boxes, landmarks files, ...)
+
+    def label(self, label_map: str) -> str | None:
+        return self.labels.get(label_map)
+
+    def to_attrs(self, label_map: str) -> dict[str, Any]:
+        """Sample attributes for the HDF5 store (see :mod:`mertool.store.schema`)."""
+        return {
+            S.A_ID: self.id,
+            S.A_DATASET: self.dataset,
+            S.A_SUBJECT: self.subject,
+            S.A_CLIP: self.clip,
+            S.A_EMOTION: self.emotion,
+            S.A_LABEL_MAP: label_map,
+            S.A_LABEL: self.labels.get(label_map),
+            S.A_LABELS_JSON: self.labels,
+            S.A_ONSET: self.onset,
+            S.A_APEX: self.apex,
+            S.A_OFFSET: self.offset,
+            S.A_FPS: self.fps,
+            S.A_AUS: list(self.aus),
+            S.A_AUS_RAW: self.aus_raw,
+        }
+
+    def to_arrays(self) -> dict[str, Any]:
+        import numpy as np
+
+        return {
+            S.D_FRAME_NUMBERS: np.asarray(self.frame_numbers, dtype=np.int32),
+            S.D_FRAME_PATHS: [str(p) for p in self.frames],
+        }
+
+
+@dataclass
+class DatasetRead:
+    """The result of reading one root: samples, the quirks met, and the files that were read."""
+
+    name: str
+    root: Path
+    samples: list[Sample]
+    quirks: list[Quirk] = field(default_factory=list)
+    annotation_files: list[Path] = field(default_factory=list)
+    default_label_map: str = "native"
+
+    @property
+    def subjects(self) -> list[str]:
+        return sorted({s.subject for s in self.samples})
+
+    def class_counts(self, label_map: str | None = None) -> dict[str, int]:
+        """Label -> count under ``label_map`` (default: the dataset's); excluded samples not counted."""
+        lm = label_map or self.default_label_map
+        counts = Counter(s.labels.get(lm) for s in self.samples)
+        counts.pop(None, None)
+        return dict(sorted(counts.items()))
+
+    def label_maps(self) -> list[str]:
+        maps: set[str] = set()
+        for s in self.samples:
+            maps.update(s.labels)
+        return sorted(maps)
+
+    def info(self) -> dict[str, Any]:
+        """The summary ``mertool datasets info --json`` prints."""
+        return {
+            "dataset": self.name,
+            "root": str(self.root),
+            "samples": len(self.samples),
+            "subjects": len(self.subjects),
+            "subject_ids": self.subjects,
+            "label_map": self.default_label_map,
+            "classes": self.class_counts(),
+            "classes_by_label_map": {lm: self.class_counts(lm) for lm in self.label_maps()},
+            "annotation_files": [str(p) for p in self.annotation_files],
+            "warnings": [str(q) for q in self.quirks],
+        }
+
+
+@dataclass(frozen=True)
+class ReaderSpec:
+    name: str
+    description: str
+    detect: Callable[[Path], bool]
+    read: Callable[[Path], DatasetRead]
+    label_maps: tuple[str, ...] = ("native",)
+    default_label_map: str = "native"
+    aliases: tuple[str, ...] = ()
+
+
+_REGISTRY: dict[str, ReaderSpec] = {}
+
+
+def register(
+    name: str,
+    description: str,
+    detect: Callable[[Path], bool],
+    label_maps: Iterable[str] = ("native",),
+    default_label_map: str = "native",
+    aliases: Iterable[str] = (),
+) -> Callable[[Callable[[Path], DatasetRead]], Callable[[Path], DatasetRead]]:
+    """Decorator registering a reader function ``read(root) -> DatasetRead``."""
+
+    def deco(read: Callable[[Path], DatasetRead]) -> Callable[[Path], DatasetRead]:
+        spec = ReaderSpec(name, description, detect, read, tuple(label_maps), default_label_map, tuple(aliases))
+        _REGISTRY[name] = spec
+        return read
+
+    return deco
+
+
+def _load_readers() -> None:
+    # importing the package imports every reader module, each of which registers itself
+    import mertool.datasets  # noqa: F401
+
+
+def readers() -> dict[str, ReaderSpec]:
+    _load_readers()
+    return dict(_REGISTRY)
+
+
+def get_reader(name: str) -> ReaderSpec:
+    specs = readers()
+    for spec in specs.values():
+        if name == spec.name or name in spec.aliases:
+            return spec
+    raise DatasetError(f"unknown dataset {name!r}", hint=f"one of: {', '.join(sorted(specs))} (mertool datasets list)")
+
+
+def detect_dataset(root: Path) -> list[str]:
+    """Names of the readers that recognise ``root``."""
+    return [spec.name for spec in readers().values() if _safe_detect(spec, root)]
+
+
+def _safe_detect(spec: ReaderSpec, root: Path) -> bool:
+    try:
+        return bool(spec.detect(root))
+    except OSError:
+        return False
+
+
+def open_dataset(root: str | Path, name: str | None = None) -> DatasetRead:
+    """Read a dataset root, auto-detecting which dataset it is unless ``name`` is given."""
+    root = Path(root)
+    if not root.exists():
+        raise DatasetError(f"{root}: no such folder", hint="give the folder the dataset was unpacked into")
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder", hint="give the dataset's root folder")
+    if name:
+        spec = get_reader(name)
+    else:
+        found = detect_dataset(root)
+        if not found:
+            if not any(root.iterdir()):
+                raise DatasetError(f"{root} is empty", hint="give the folder the dataset was unpacked into")
+            raise DatasetError(
+                f"{root} does not look like any supported dataset",
+                hint="check the root (mertool datasets list shows the layouts) or name it with --dataset",
+            )
+        if len(found) > 1:
+            raise DatasetError(
+                f"{root} matches several datasets: {', '.join(found)}", hint="pick one with --dataset NAME"
+            )
+        spec = get_reader(found[0])
+    result = spec.read(root)
+    if not result.samples:
+        raise DatasetError(
+            f"{root}: the {spec.name} reader found no samples",
+            hint="; ".join(str(q) for q in result.quirks[:5]) or "check the root folder",
+        )
+    return result

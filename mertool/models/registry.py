@@ -1,0 +1,127 @@
+"""One registry for every model: ``build_model("dfr-net", num_classes=3, stages=3, fusion="attn")``.
+
+The contract between models and the training code
+-------------------------------------------------
+
+**Inputs.** A model declares the named inputs it eats (:attr:`ModelSpec.inputs`); the training
+data loader builds exactly those tensors from a sample file (float32, batch first):
+
+==========  ===================  ==================================================================
+name        shape                made from (sample-file arrays, see mertool.store.schema)
+==========  ===================  ==================================================================
+``flow``    (B, 3, H, W)         ``flow`` u, v and ``strain`` (paper 004's temporal input)
+``apex``    (B, C, H, W)         ``apex_image`` (spatial input; C = 3 RGB or 1 gray)
+``onset``   (B, C, H, W)         ``onset_image``
+``diff``    (B, C, H, W)         ``diff`` = |apex - onset|
+``face``    (B, C, H, W)         ``crops/face`` at the apex
+``frames3`` (B, 3, H, W)         ``crops/face`` onset, middle, apex as gray, one per channel
+``rois15``  (B, 15, C, h, w)     ``crops/rois15`` at the apex (paper 001); with ``input="3frames"``
+                                 C = 3 (onset, middle, apex gray)
+``au5``     (B, 5, C, h, w)      ``crops/au5`` at the apex (paper 002's local branch)
+==========  ===================  ==================================================================
+
+``H, W`` default to :attr:`ModelSpec.input_size`; a model must accept other sizes (adaptive
+pooling) so tests can run at small sizes.
+
+**Outputs.** ``model(inputs: dict[str, Tensor], labels: Tensor | None = None) -> dict`` with
+
+* ``"logits"``: (B, num_classes), always (what prediction and metrics use);
+* ``"aux_logits"``: optional list of (B, num_classes) extra heads trained with the same loss
+  (ABN's attention branch), weighted by ``"aux_weight"`` (float, default 1.0) if present;
+* ``"attention"``: optional dict name -> (B, 1, h, w) maps for ``mertool show``;
+* ``"loss_logits"``: optional (B, num_classes) margin-adjusted logits the loss should use
+  instead of ``"logits"`` (ArcFace heads, which need ``labels`` in training).
+
+Register a builder with :func:`register_model`; option defaults and help strings come from the
+decorator, so ``mertool models list`` and ``train --help`` can show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mertool.errors import MertoolError
+
+INPUT_NAMES = ("flow", "apex", "onset", "diff", "face", "frames3", "rois15", "au5")
+
+
+@dataclass(frozen=True)
+class Option:
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., Any]
+    inputs: tuple[str, ...] | Callable[[dict[str, Any]], tuple[str, ...]]
+    input_size: int
+    paper: str
+    description: str
+    options: dict[str, Option] = field(default_factory=dict)
+
+    def resolve_options(self, overrides: dict[str, Any]) -> dict[str, Any]:
+        unknown = set(overrides) - set(self.options)
+        if unknown:
+            raise MertoolError(
+                f"model {self.name!r} has no option(s) {', '.join(sorted(unknown))}",
+                hint=f"its options: {', '.join(self.options) or 'none'} (mertool models list)",
+            )
+        opts = {k: o.default for k, o in self.options.items()}
+        for k, v in overrides.items():
+            choices = self.options[k].choices
+            if choices is not None and v not in choices:
+                raise MertoolError(f"model {self.name!r}: {k}={v!r} is not one of {', '.join(map(str, choices))}")
+            opts[k] = v
+        return opts
+
+    def input_names(self, options: dict[str, Any] | None = None) -> tuple[str, ...]:
+        if callable(self.inputs):
+            return tuple(self.inputs(self.resolve_options(options or {})))
+        return tuple(self.inputs)
+
+
+_MODELS: dict[str, ModelSpec] = {}
+
+
+def register_model(
+    name: str,
+    inputs: tuple[str, ...] | Callable[[dict[str, Any]], tuple[str, ...]],
+    input_size: int,
+    paper: str,
+    description: str,
+    options: dict[str, Option] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator: register ``builder(num_classes, **options) -> nn.Module`` under ``name``."""
+
+    def deco(builder: Callable[..., Any]) -> Callable[..., Any]:
+        _MODELS[name] = ModelSpec(name, builder, inputs, input_size, paper, description, dict(options or {}))
+        return builder
+
+    return deco
+
+
+def _load() -> None:
+    import mertool.models.zoo  # noqa: F401  (imports every architecture module)
+
+
+def model_names() -> list[str]:
+    _load()
+    return sorted(_MODELS)
+
+
+def model_spec(name: str) -> ModelSpec:
+    _load()
+    if name not in _MODELS:
+        raise MertoolError(f"unknown model {name!r}", hint=f"one of: {', '.join(sorted(_MODELS))} (mertool models list)")
+    return _MODELS[name]
+
+
+def build_model(name: str, num_classes: int, **options: Any):
+    """Build a registered model with its options (unknown options are an error)."""
+    spec = model_spec(name)
+    return spec.builder(num_classes=num_classes, **spec.resolve_options(options))

@@ -1,0 +1,111 @@
+"""Stage chaining: give any stage a dataset root and it runs the stages it needs first.
+
+Each stage module (``mertool/stages/<stage>.py``) registers a runner with :func:`register_stage`::
+
+    register_stage("spot-apex", run_spot_apex, requires=("detect-faces",))
+
+where ``run_spot_apex(source, output, **options)`` reads ``source`` (a sample-file path, or for
+``detect-faces`` a dataset root / frames folder / video) and writes ``output`` (a path). Stage
+commands then call :func:`prepared_input`, which yields an open
+:class:`~mertool.store.SampleFile` that has every required stage done, running the missing ones
+with their defaults into temporary files.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mertool.errors import MertoolError
+from mertool.store import SampleFile, open_input
+from mertool.store import schema as S
+from mertool.store.pipes import is_stdio
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    run: Callable[..., Any]
+    requires: tuple[str, ...]
+
+
+_STAGES: dict[str, StageSpec] = {}
+
+
+def register_stage(name: str, run: Callable[..., Any], requires: tuple[str, ...] = ()) -> None:
+    _STAGES[name] = StageSpec(name, run, tuple(requires))
+
+
+def _load_stages() -> None:
+    import mertool.stages  # noqa: F401  (each stage module registers its runner on import)
+
+
+def stage(name: str) -> StageSpec:
+    _load_stages()
+    if name not in _STAGES:
+        raise MertoolError(f"stage {name!r} is not available in this installation")
+    return _STAGES[name]
+
+
+def is_raw_input(arg: str | Path | None) -> bool:
+    """True for a dataset root, a folder of frames or a video file (anything not a sample file)."""
+    if is_stdio(arg):
+        return False
+    path = Path(arg)  # type: ignore[arg-type]
+    if path.is_dir():
+        return True
+    return path.is_file() and path.suffix.lower() in {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"}
+
+
+def _missing(done: list[str], requires: tuple[str, ...]) -> list[str]:
+    """Required stages not yet done, in pipeline order (with their own requirements)."""
+    needed: list[str] = []
+
+    def add(name: str) -> None:
+        if name in done or name in needed:
+            return
+        for dep in stage(name).requires:
+            add(dep)
+        needed.append(name)
+
+    for r in requires:
+        add(r)
+    return [n for n in S.PIPELINE if n in needed]
+
+
+@contextmanager
+def prepared_input(
+    arg: str | Path | None, requires: tuple[str, ...], raw_options: dict[str, Any] | None = None
+) -> Iterator[SampleFile]:
+    """Open ``arg`` as a sample file with every stage in ``requires`` done.
+
+    ``raw_options`` go to ``detect-faces`` when ``arg`` is a dataset root (e.g. ``dataset``).
+    """
+    from mertool.console import info
+
+    with ExitStack() as stack:
+        tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mertool-chain-")))
+        if is_raw_input(arg):
+            done: list[str] = []
+            current: Path | None = None
+        else:
+            sf = stack.enter_context(open_input(arg))
+            done = sf.stages_done
+            todo = _missing(done, requires)
+            if not todo:
+                yield sf
+                return
+            current = sf.path
+        for name in _missing(done, requires):
+            out = tmpdir / f"{name}.h5"
+            info(f"[dim]running {name} with its defaults first[/]")
+            if current is None:
+                stage(name).run(Path(arg), out, **(raw_options or {}))  # type: ignore[arg-type]
+            else:
+                stage(name).run(current, out)
+            current = out
+        yield stack.enter_context(SampleFile(current))  # type: ignore[arg-type]

@@ -1,0 +1,18 @@
+"""Stage orchestration: run one pipeline stage over every sample of a file.
+
+One module per stage (``detect_faces``, ``spot_apex``, ``crop_rois``, ``flow``). Each walks the
+samples, calls the pure functions of :mod:`mertool.face` / :mod:`mertool.motion`, records failures
+per sample (``--on-error``), supports ``--resume``, and registers its runner with
+:func:`mertool.pipeline.register_stage` so other stages can run it on a dataset root.
+"""
+
+import importlib
+
+STAGE_MODULES = ("detect_faces", "spot_apex", "crop_rois", "flow")
+
+for _name in STAGE_MODULES:
+    try:
+        importlib.import_module(f"mertool.stages.{_name}")
+    except ModuleNotFoundError as _exc:  # a stage not built yet in this checkout
+        if _exc.name != f"mertool.stages.{_name}":
+            raise

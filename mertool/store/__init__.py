@@ -1,0 +1,22 @@
+"""The HDF5 store: the one package that reads and writes mertool sample files.
+
+See :mod:`mertool.store.schema` for the layout and docs/schema.md for the prose version.
+"""
+
+from mertool.store import schema
+from mertool.store.pipes import open_input, open_output, output_target
+from mertool.store.provenance import input_record, sha256_file, sha256_manifest
+from mertool.store.samplefile import SampleFile, SampleRecord, SampleWriter
+
+__all__ = [
+    "SampleFile",
+    "SampleRecord",
+    "SampleWriter",
+    "input_record",
+    "open_input",
+    "open_output",
+    "output_target",
+    "schema",
+    "sha256_file",
+    "sha256_manifest",
+]

@@ -1,0 +1,481 @@
+"""Reading and writing mertool sample files (HDF5), with atomic writes, resume and pipes.
+
+This module is the only place that opens HDF5 files for mertool's data (see
+:mod:`mertool.store.schema` for the layout). Typical stage::
+
+    with open_input(args.input) as src, open_output(args.output, stage="flow", params=p,
+                                                   source=src) as dst:
+        for rec in src.records():
+            if dst.is_done(rec.id):                       # --resume
+                continue
+            try:
+                arrays = compute(rec.array("frames"))
+            except SampleError as exc:
+                dst.write_failed(rec, exc.reason)
+                continue
+            dst.write(rec, arrays=arrays, attrs={...})  # copies rec forward, adds outputs
+
+Writes go to a hidden ``.NAME.partial`` file beside the target, flushed after every sample, and
+are renamed onto the target only when the stage finishes: an interrupted run never leaves a
+half-written target, and ``--resume`` continues from the partial file. Output ``-`` (or a piped
+stdout) streams the finished file to stdout; input ``-`` (or a piped stdin) is spooled to a
+temporary file first, since HDF5 needs random access.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from mertool.errors import StoreError
+from mertool.store import schema as S
+from mertool.store.provenance import dumps, input_record, make_provenance, sha256_file
+
+# ------------------------------------------------------------------------------------------------
+# attribute encoding
+
+
+def _to_python(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return [_to_python(v) for v in value.tolist()] if value.dtype.kind in "OSU" else value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def decode_attrs(attrs: h5py.AttributeManager) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in attrs.items():
+        value = _to_python(value)
+        if key.endswith("_json") and isinstance(value, str):
+            value = json.loads(value)
+        out[key] = value
+    return out
+
+
+def encode_attr(attrs: h5py.AttributeManager, key: str, value: Any) -> None:
+    """Write one attribute; ``None`` deletes it (a missing value is an absent attribute)."""
+    if value is None:
+        if key in attrs:
+            del attrs[key]
+        return
+    if key.endswith("_json"):
+        attrs[key] = dumps(value)
+        return
+    if isinstance(value, dict):
+        raise TypeError(f"attribute {key!r}: dicts go in attributes named '*_json'")
+    if isinstance(value, Path):
+        value = str(value)
+    if isinstance(value, (list, tuple)):
+        if len(value) == 0:
+            attrs[key] = np.array([], dtype=h5py.string_dtype())
+        elif all(isinstance(v, str) for v in value):
+            attrs[key] = np.array(list(value), dtype=h5py.string_dtype())
+        else:
+            attrs[key] = np.asarray(value)
+        return
+    attrs[key] = value
+
+
+# ------------------------------------------------------------------------------------------------
+# array storage
+
+
+def _dataset_options(arr: np.ndarray) -> dict[str, Any]:
+    """Chunk one leading-axis item at a time (a frame) and compress anything non-trivial."""
+    if arr.dtype.kind in "OSU" or arr.nbytes < 4096 or arr.ndim == 0:
+        return {}
+    chunks = (1, *arr.shape[1:]) if arr.ndim >= 3 else True
+    return {"chunks": chunks, "compression": "gzip", "compression_opts": 3, "shuffle": True}
+
+
+def write_array(group: h5py.Group, name: str, value: Any) -> None:
+    if name in group:
+        del group[name]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (str, Path)) for v in value):
+        group.create_dataset(name, data=np.array([str(v) for v in value], dtype=h5py.string_dtype()))
+        return
+    arr = np.asarray(value)
+    if arr.dtype.kind == "U":
+        arr = arr.astype(h5py.string_dtype())
+    group.create_dataset(name, data=arr, **_dataset_options(arr))
+
+
+def read_array(ds: h5py.Dataset) -> np.ndarray | list[str]:
+    if ds.dtype.kind == "O" or h5py.check_string_dtype(ds.dtype) is not None:
+        return [_to_python(v) for v in ds[()].tolist()] if ds.shape else _to_python(ds[()])
+    return ds[()]
+
+
+def _walk_arrays(group: h5py.Group, prefix: str = "") -> Iterator[str]:
+    for key, item in group.items():
+        if isinstance(item, h5py.Dataset):
+            yield prefix + key
+        elif isinstance(item, h5py.Group):
+            yield from _walk_arrays(item, prefix + key + "/")
+
+
+# ------------------------------------------------------------------------------------------------
+# records
+
+
+@dataclass
+class SampleRecord:
+    """One sample as read from a file: its attributes and lazy access to its arrays.
+
+    Array access only works while the file is open (inside the ``with`` block).
+    """
+
+    id: str
+    attrs: dict[str, Any]
+    _group: h5py.Group | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.attrs.get(S.A_STATUS, S.STATUS_OK) == S.STATUS_OK
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+    def has(self, name: str) -> bool:
+        return self._group is not None and name in self._group and isinstance(self._group[name], h5py.Dataset)
+
+    def array(self, name: str) -> Any:
+        if not self.has(name):
+            raise StoreError(
+                f"sample {self.id}: no array {name!r} (has: {', '.join(self.array_names()) or 'none'})",
+                hint="run the stage that makes it first (mertool inspect FILE shows what a file holds)",
+            )
+        return read_array(self._group[name])  # type: ignore[index]
+
+    def array_names(self) -> list[str]:
+        return list(_walk_arrays(self._group)) if self._group is not None else []
+
+    def load(self, names: list[str] | None = None) -> dict[str, Any]:
+        return {n: self.array(n) for n in (names if names is not None else self.array_names())}
+
+
+# ------------------------------------------------------------------------------------------------
+# reading
+
+
+def check_file(path: Path) -> None:
+    """Raise a clear StoreError when ``path`` is not a readable mertool sample file."""
+    if not path.exists():
+        raise StoreError(f"{path}: no such file")
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not an HDF5 sample file", hint="give a .h5 file written by mertool")
+    if path.stat().st_size == 0:
+        raise StoreError(f"{path} is empty", hint="the stage that should have written it failed; run it again")
+    if not h5py.is_hdf5(str(path)):
+        raise StoreError(f"{path} is not an HDF5 file", hint="give a .h5 file written by a mertool stage")
+
+
+class SampleFile:
+    """A mertool sample file opened for reading. Use as a context manager."""
+
+    def __init__(self, path: str | Path, display_name: str | None = None):
+        self.path = Path(path)
+        self.name = display_name or str(path)
+        check_file(self.path)
+        try:
+            self._h5 = h5py.File(self.path, "r")
+        except OSError as exc:
+            raise StoreError(
+                f"{self.name}: cannot open HDF5 file ({exc}); it is truncated or corrupt",
+                hint="re-run the stage that wrote it",
+            ) from exc
+        attrs = decode_attrs(self._h5.attrs)
+        fmt = attrs.get("format")
+        if fmt != S.FORMAT_NAME:
+            self._h5.close()
+            raise StoreError(
+                f"{self.name} is an HDF5 file but not a mertool sample file (format attribute: {fmt!r})",
+                hint="mertool stages read files written by mertool stages; start from a dataset root instead",
+            )
+        version = attrs.get("format_version")
+        if version not in S.READABLE_VERSIONS:
+            self._h5.close()
+            raise StoreError(
+                f"{self.name} has format version {version}; this mertool ({attrs.get('mertool_version', '?')} "
+                f"wrote it) reads versions {list(S.READABLE_VERSIONS)}",
+                hint="re-create the file with this version of mertool",
+            )
+        self.attrs = attrs
+        self._ids: list[str] | None = None
+
+    # -- provenance
+    @property
+    def stage(self) -> str:
+        return self.attrs.get("stage", "?")
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.attrs.get("complete", False))
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        keys = ("stage", "mertool_version", "command", "created")
+        prov = {k: self.attrs.get(k) for k in keys}
+        prov["params"] = self.attrs.get("params_json", {})
+        prov["inputs"] = self.attrs.get("inputs_json", [])
+        return prov
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        return list(self.attrs.get("history_json", []))
+
+    @property
+    def stages_done(self) -> list[str]:
+        return [h.get("stage", "?") for h in self.history] + [self.stage]
+
+    # -- samples
+    def ids(self) -> list[str]:
+        if self._ids is None:
+            ids: list[str] = []
+            root = self._h5.get(S.SAMPLES_GROUP)
+            if root is not None:
+                stack = [root]
+                while stack:
+                    group = stack.pop()
+                    for key in sorted(group.keys(), reverse=True):
+                        item = group[key]
+                        if not isinstance(item, h5py.Group):
+                            continue
+                        if S.A_ID in item.attrs:
+                            ids.append(_to_python(item.attrs[S.A_ID]))
+                        else:
+                            stack.append(item)
+            self._ids = sorted(ids)
+        return list(self._ids)
+
+    def __len__(self) -> int:
+        return len(self.ids())
+
+    def __contains__(self, sample_id: str) -> bool:
+        return f"{S.SAMPLES_GROUP}/{sample_id}" in self._h5
+
+    def group(self, sample_id: str) -> h5py.Group:
+        try:
+            return self._h5[f"{S.SAMPLES_GROUP}/{sample_id}"]
+        except KeyError:
+            raise StoreError(f"{self.name}: no sample {sample_id!r}", hint="mertool inspect FILE lists the samples") from None
+
+    def record(self, sample_id: str) -> SampleRecord:
+        group = self.group(sample_id)
+        return SampleRecord(sample_id, decode_attrs(group.attrs), group)
+
+    def records(self, ok_only: bool = False) -> Iterator[SampleRecord]:
+        for sid in self.ids():
+            rec = self.record(sid)
+            if ok_only and not rec.ok:
+                continue
+            yield rec
+
+    def close(self) -> None:
+        try:
+            self._h5.close()
+        except Exception:  # noqa: BLE001 - closing twice is harmless
+            pass
+
+    def __enter__(self) -> SampleFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# writing
+
+
+def _partial_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.partial")
+
+
+class SampleWriter:
+    """Writes one sample file atomically; see the module docstring.
+
+    ``target`` is a path, or ``None`` for stdout. ``source`` is the file the samples come from
+    (its provenance becomes this file's history); ``inputs`` lists other inputs read.
+    """
+
+    def __init__(
+        self,
+        target: Path | None,
+        stage: str,
+        params: Mapping[str, Any] | None = None,
+        source: SampleFile | None = None,
+        inputs: list[dict[str, str]] | None = None,
+        resume: bool = False,
+        command: str | None = None,
+    ):
+        self.target = target
+        self.stage = stage
+        self._committed = False
+        history = []
+        if source is not None:
+            history = source.history + [source.provenance]
+            inputs = [input_record(source.name, source.attrs.get("_sha256") or sha256_file(source.path))] + list(
+                inputs or []
+            )
+        prov = make_provenance(stage, dict(params or {}), inputs, history, command)
+
+        if target is None:
+            fd, tmp = tempfile.mkstemp(prefix="mertool-", suffix=".h5")
+            os.close(fd)
+            self.partial = Path(tmp)
+            mode = "w"
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.partial = _partial_path(target)
+            mode = "w"
+            if resume:
+                if not self.partial.exists() and target.exists():
+                    shutil.copyfile(target, self.partial)
+                if self.partial.exists():
+                    mode = "a"
+        try:
+            self._h5 = h5py.File(self.partial, mode, track_order=True)
+        except OSError:
+            if mode != "a":
+                raise
+            # an interrupted write can leave the partial file unreadable: start over
+            from mertool.console import warn
+
+            warn(f"{self.partial} could not be reopened to resume; starting this stage afresh")
+            self._h5 = h5py.File(self.partial, "w", track_order=True)
+        self.resumed = mode == "a" and S.SAMPLES_GROUP in self._h5
+        if self.resumed and self._h5.attrs.get("stage") not in (None, stage):
+            self._h5.close()
+            raise StoreError(
+                f"cannot resume: {self.partial} was written by stage {self._h5.attrs.get('stage')!r}, not {stage!r}",
+                hint="drop --resume or remove the file",
+            )
+        attrs = self._h5.attrs
+        encode_attr(attrs, "format", S.FORMAT_NAME)
+        encode_attr(attrs, "format_version", S.FORMAT_VERSION)
+        encode_attr(attrs, "stage", prov["stage"])
+        encode_attr(attrs, "mertool_version", prov["mertool_version"])
+        encode_attr(attrs, "command", prov["command"])
+        encode_attr(attrs, "created", prov["created"])
+        encode_attr(attrs, "params_json", prov["params"])
+        encode_attr(attrs, "inputs_json", prov["inputs"])
+        encode_attr(attrs, "history_json", prov["history"])
+        encode_attr(attrs, "complete", False)
+        self._samples = self._h5.require_group(S.SAMPLES_GROUP)
+        self.n_written = 0
+        self.n_failed = 0
+
+    # -- queries
+    def is_done(self, sample_id: str) -> bool:
+        """True when a resumed file already holds this sample (ok or failed)."""
+        return sample_id in self._samples and S.A_ID in self._samples[sample_id].attrs
+
+    def done_ids(self) -> list[str]:
+        out: list[str] = []
+        self._samples.visititems(
+            lambda name, obj: out.append(_to_python(obj.attrs[S.A_ID]))
+            if isinstance(obj, h5py.Group) and S.A_ID in obj.attrs
+            else None
+        )
+        return out
+
+    # -- writes
+    def _fresh_group(self, sample_id: str) -> h5py.Group:
+        if sample_id in self._samples:
+            del self._samples[sample_id]
+        return self._samples.create_group(sample_id, track_order=True)
+
+    def write(
+        self,
+        sample: SampleRecord | str,
+        arrays: Mapping[str, Any] | None = None,
+        attrs: Mapping[str, Any] | None = None,
+        drop: tuple[str, ...] = (),
+    ) -> None:
+        """Write one sample. A :class:`SampleRecord` is copied forward (attributes and arrays,
+        minus ``drop``), then ``attrs`` and ``arrays`` are added or replaced."""
+        sample_id = sample.id if isinstance(sample, SampleRecord) else sample
+        group = self._fresh_group(sample_id)
+        if isinstance(sample, SampleRecord):
+            for key, value in sample.attrs.items():
+                encode_attr(group.attrs, key, value)
+            if sample._group is not None:
+                for name in sample.array_names():
+                    if name in drop or any(name.startswith(d + "/") for d in drop):
+                        continue
+                    parent = name.rsplit("/", 1)[0] if "/" in name else ""
+                    dest = group.require_group(parent) if parent else group
+                    sample._group.copy(sample._group[name], dest, name=name.rsplit("/", 1)[-1])
+        encode_attr(group.attrs, S.A_ID, sample_id)
+        for key, value in (attrs or {}).items():
+            encode_attr(group.attrs, key, value)
+        if S.A_STATUS not in group.attrs:
+            encode_attr(group.attrs, S.A_STATUS, S.STATUS_OK)
+        for name, value in (arrays or {}).items():
+            write_array(group, name, value)
+        self._h5.flush()
+        if group.attrs[S.A_STATUS] == S.STATUS_FAILED:
+            self.n_failed += 1
+        else:
+            self.n_written += 1
+
+    def write_failed(
+        self, sample: SampleRecord | str, reason: str, attrs: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record that a sample failed at this stage, keeping what earlier stages wrote."""
+        merged = dict(attrs or {})
+        merged[S.A_STATUS] = S.STATUS_FAILED
+        merged[S.A_ERROR] = reason
+        self.write(sample, attrs=merged)
+
+    # -- finishing
+    def commit(self) -> Path | None:
+        """Finish: rename the partial file onto the target, or stream it to stdout."""
+        encode_attr(self._h5.attrs, "complete", True)
+        encode_attr(self._h5.attrs, "n_samples", len(self.done_ids()))
+        self._h5.close()
+        self._committed = True
+        if self.target is None:
+            try:
+                with open(self.partial, "rb") as fh:
+                    shutil.copyfileobj(fh, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            finally:
+                self.partial.unlink(missing_ok=True)
+            return None
+        with open(self.partial, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.partial, self.target)
+        return self.target
+
+    def abort(self) -> None:
+        """Stop without committing: the partial file stays for ``--resume`` (stdout temp is removed)."""
+        try:
+            self._h5.close()
+        except Exception:  # noqa: BLE001
+            pass
+        if self.target is None:
+            self.partial.unlink(missing_ok=True)
+
+    def __enter__(self) -> SampleWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None and not self._committed:
+            self.commit()
+        elif not self._committed:
+            self.abort()
