@@ -73,7 +73,9 @@ def check_opencv() -> list[Check]:
     found = "cv2.optflow.DualTVL1OpticalFlow_create present" if tvl1 else "TV-L1 missing"
     if shadow:
         found += f"; {', '.join(shadow)} installed beside opencv-contrib-python"
-    checks.append(Check("opencv TV-L1", tvl1 and not shadow, found, None if tvl1 and not shadow else REPAIR_OPENCV))
+    checks.append(
+        Check("opencv TV-L1", tvl1 and not shadow, found, None if tvl1 and not shadow else REPAIR_OPENCV)
+    )
     return checks
 
 

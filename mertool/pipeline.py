@@ -58,7 +58,15 @@ def is_raw_input(arg: str | Path | None) -> bool:
     path = Path(arg)  # type: ignore[arg-type]
     if path.is_dir():
         return True
-    return path.is_file() and path.suffix.lower() in {".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"}
+    return path.is_file() and path.suffix.lower() in {
+        ".mp4",
+        ".avi",
+        ".mov",
+        ".mkv",
+        ".webm",
+        ".mpg",
+        ".mpeg",
+    }
 
 
 def _missing(done: list[str], requires: tuple[str, ...]) -> list[str]:

@@ -40,7 +40,12 @@ def test_copy_forward_builds_history_and_hashes_input(tmp_path):
     first = _write(tmp_path / "a.h5")
     with SampleFile(first) as src, SampleWriter(tmp_path / "b.h5", "spot-apex", source=src) as w:
         for rec in src.records():
-            w.write(rec, attrs={S.A_APEX_SPOTTED: 2}, arrays={"apex_curve": np.zeros(4, np.float32)}, drop=("frame_numbers",))
+            w.write(
+                rec,
+                attrs={S.A_APEX_SPOTTED: 2},
+                arrays={"apex_curve": np.zeros(4, np.float32)},
+                drop=("frame_numbers",),
+            )
     with SampleFile(tmp_path / "b.h5") as sf:
         rec = sf.record("casme2/sub02/EP02")
         assert rec.has("frames") and rec.has("apex_curve") and not rec.has("frame_numbers")

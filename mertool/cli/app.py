@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "inspect",
 )
 
+
 class MertoolGroup(TyperGroup):
     """Turns mertool errors and Ctrl-C into a message and an exit code, for every subcommand."""
 
@@ -48,7 +49,9 @@ class MertoolGroup(TyperGroup):
         except KeyboardInterrupt:
             from mertool.console import err
 
-            err.print("[red]interrupted[/]; finished work is kept (re-run with --resume where the command has it)")
+            err.print(
+                "[red]interrupted[/]; finished work is kept (re-run with --resume where the command has it)"
+            )
             raise typer.Exit(130) from None
 
 
@@ -73,7 +76,9 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or info messages."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     from mertool.console import set_quiet
 

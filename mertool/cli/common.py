@@ -31,12 +31,21 @@ OUTPUT = typer.Option(
     show_default=False,
 )
 DATASET = typer.Option(
-    None, "--dataset", "-d", metavar="NAME", help="Dataset reader to use instead of auto-detection (mertool datasets list)."
+    None,
+    "--dataset",
+    "-d",
+    metavar="NAME",
+    help="Dataset reader to use instead of auto-detection (mertool datasets list).",
 )
 LABEL_MAP = typer.Option(
-    None, "--label-map", metavar="NAME", help="Label map (native, megc2019, casme2-5, ...); default: the dataset's own."
+    None,
+    "--label-map",
+    metavar="NAME",
+    help="Label map (native, megc2019, casme2-5, ...); default: the dataset's own.",
 )
-RESUME = typer.Option(False, "--resume", help="Continue an interrupted run: keep samples already written to -o FILE.")
+RESUME = typer.Option(
+    False, "--resume", help="Continue an interrupted run: keep samples already written to -o FILE."
+)
 WORKERS = typer.Option(
     0, "--workers", "-j", min=0, help="Worker processes; 0 = one per CPU core.", show_default="0 (all cores)"
 )

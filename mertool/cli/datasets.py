@@ -22,8 +22,16 @@ def list_datasets(json_out: bool = JSON) -> None:
 
     specs = readers()
     if json_out:
-        print_json({n: {"description": s.description, "label_maps": list(s.label_maps),
-                        "default_label_map": s.default_label_map} for n, s in sorted(specs.items())})
+        print_json(
+            {
+                n: {
+                    "description": s.description,
+                    "label_maps": list(s.label_maps),
+                    "default_label_map": s.default_label_map,
+                }
+                for n, s in sorted(specs.items())
+            }
+        )
         return
     table = Table(title="supported datasets")
     table.add_column("name")
@@ -54,8 +62,10 @@ def info(
     if json_out:
         print_json(summary)
         return
-    out.print(f"[bold]{summary['dataset']}[/] at {escape(summary['root'])}: {summary['samples']} samples, "
-              f"{summary['subjects']} subjects")
+    out.print(
+        f"[bold]{summary['dataset']}[/] at {escape(summary['root'])}: {summary['samples']} samples, "
+        f"{summary['subjects']} subjects"
+    )
     for f in summary["annotation_files"]:
         out.print(f"  annotation: {escape(f)}")
     table = Table(title="classes")

@@ -7,7 +7,9 @@ import typer
 
 def doctor(
     json_out: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
-    quiet: bool = typer.Option(False, "--quiet", help="Print only problems; exit 1 if a required piece is broken."),
+    quiet: bool = typer.Option(
+        False, "--quiet", help="Print only problems; exit 1 if a required piece is broken."
+    ),
 ) -> None:
     """Check torch, torchvision, OpenCV (with TV-L1), dlib and its model files, ultralytics,
     h5py, CPU threads and GPUs; print the exact command that repairs each problem."""

@@ -54,7 +54,9 @@ class Sample:
     offset: int | None = None
     aus: tuple[str, ...] = ()
     aus_raw: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # reader-specific (boxes, landmarks files, ...)
+    # reader-specific; "split" (RAF-DB train/test) and "variant" (raw/cropped, HS/VIS/NIR) are
+    # written to the sample file as attributes, the rest stays in memory (boxes, landmark files...)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, label_map: str) -> str | None:
         return self.labels.get(label_map)
@@ -76,6 +78,8 @@ class Sample:
             S.A_FPS: self.fps,
             S.A_AUS: list(self.aus),
             S.A_AUS_RAW: self.aus_raw,
+            S.A_SPLIT: self.extra.get("split"),
+            S.A_VARIANT: self.extra.get("variant"),
         }
 
     def to_arrays(self) -> dict[str, Any]:
@@ -156,7 +160,9 @@ def register(
     """Decorator registering a reader function ``read(root) -> DatasetRead``."""
 
     def deco(read: Callable[[Path], DatasetRead]) -> Callable[[Path], DatasetRead]:
-        spec = ReaderSpec(name, description, detect, read, tuple(label_maps), default_label_map, tuple(aliases))
+        spec = ReaderSpec(
+            name, description, detect, read, tuple(label_maps), default_label_map, tuple(aliases)
+        )
         _REGISTRY[name] = spec
         return read
 
@@ -178,7 +184,9 @@ def get_reader(name: str) -> ReaderSpec:
     for spec in specs.values():
         if name == spec.name or name in spec.aliases:
             return spec
-    raise DatasetError(f"unknown dataset {name!r}", hint=f"one of: {', '.join(sorted(specs))} (mertool datasets list)")
+    raise DatasetError(
+        f"unknown dataset {name!r}", hint=f"one of: {', '.join(sorted(specs))} (mertool datasets list)"
+    )
 
 
 def detect_dataset(root: Path) -> list[str]:

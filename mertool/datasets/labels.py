@@ -30,7 +30,9 @@ LABEL_MAPS: dict[str, LabelMap] = {
     for m in (
         LabelMap("megc2019", ("negative", "positive", "surprise"), "MEGC2019 composite, 3 classes"),
         LabelMap(
-            "casme2-5", ("happiness", "surprise", "disgust", "repression", "others"), "CASME II 5 classes (paper 002)"
+            "casme2-5",
+            ("happiness", "surprise", "disgust", "repression", "others"),
+            "CASME II 5 classes (paper 002)",
         ),
         LabelMap(
             "rafdb-7",
@@ -38,7 +40,9 @@ LABEL_MAPS: dict[str, LabelMap] = {
             "RAF-DB basic, label files' 1..7 order",
         ),
         LabelMap(
-            "ckplus-7", ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"), "CK+ 7 emotions"
+            "ckplus-7",
+            ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"),
+            "CK+ 7 emotions",
         ),
         LabelMap(
             "ckplus-8",
@@ -59,7 +63,12 @@ _ALIASES = {
 MEGC2019_CASME2_EXCLUDED = frozenset({("sub04", "EP12_01f"), ("sub05", "EP09_05f"), ("sub09", "EP02_02f")})
 
 _MEGC = {
-    "casme2": {"happiness": "positive", "disgust": "negative", "repression": "negative", "surprise": "surprise"},
+    "casme2": {
+        "happiness": "positive",
+        "disgust": "negative",
+        "repression": "negative",
+        "surprise": "surprise",
+    },
     "samm": {
         "happiness": "positive",
         "anger": "negative",
@@ -93,7 +102,9 @@ def normalise_emotion(raw: object) -> str | None:
     return _ALIASES.get(text, text)
 
 
-def megc2019_label(dataset: str, emotion: str | None, subject: str | None = None, clip: str | None = None) -> str | None:
+def megc2019_label(
+    dataset: str, emotion: str | None, subject: str | None = None, clip: str | None = None
+) -> str | None:
     """MEGC2019 3-class label, or None when the sample is not part of the composite."""
     if emotion is None or dataset not in _MEGC:
         return None

@@ -45,7 +45,9 @@ def sheet_names(path: Path) -> list[str]:
 
             return xlrd.open_workbook(str(path), on_demand=True).sheet_names()
     except Exception as exc:  # noqa: BLE001 - any parser failure means an unreadable sheet
-        raise DatasetError(f"{path}: cannot read spreadsheet ({exc})", hint="is the file complete? re-copy it") from exc
+        raise DatasetError(
+            f"{path}: cannot read spreadsheet ({exc})", hint="is the file complete? re-copy it"
+        ) from exc
     return ["csv"]
 
 

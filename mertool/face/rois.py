@@ -25,7 +25,9 @@ def _box(points: np.ndarray, pad: tuple[float, float, float, float], scale: floa
     x0, y0 = points.min(axis=0)
     x1, y1 = points.max(axis=0)
     left, top, right, bottom = pad
-    return np.array([x0 - left * scale, y0 - top * scale, x1 + right * scale, y1 + bottom * scale], np.float32)
+    return np.array(
+        [x0 - left * scale, y0 - top * scale, x1 + right * scale, y1 + bottom * scale], np.float32
+    )
 
 
 def interocular(landmarks: np.ndarray) -> float:
@@ -59,4 +61,6 @@ def region_boxes(landmarks: np.ndarray, region_set: str) -> np.ndarray:
     except KeyError:
         from mertool.errors import MertoolError
 
-        raise MertoolError(f"unknown region set {region_set!r}", hint=f"one of: {', '.join(REGION_SETS)}") from None
+        raise MertoolError(
+            f"unknown region set {region_set!r}", hint=f"one of: {', '.join(REGION_SETS)}"
+        ) from None

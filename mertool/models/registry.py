@@ -75,7 +75,9 @@ class ModelSpec:
         for k, v in overrides.items():
             choices = self.options[k].choices
             if choices is not None and v not in choices:
-                raise MertoolError(f"model {self.name!r}: {k}={v!r} is not one of {', '.join(map(str, choices))}")
+                raise MertoolError(
+                    f"model {self.name!r}: {k}={v!r} is not one of {', '.join(map(str, choices))}"
+                )
             opts[k] = v
         return opts
 
@@ -117,7 +119,9 @@ def model_names() -> list[str]:
 def model_spec(name: str) -> ModelSpec:
     _load()
     if name not in _MODELS:
-        raise MertoolError(f"unknown model {name!r}", hint=f"one of: {', '.join(sorted(_MODELS))} (mertool models list)")
+        raise MertoolError(
+            f"unknown model {name!r}", hint=f"one of: {', '.join(sorted(_MODELS))} (mertool models list)"
+        )
     return _MODELS[name]
 
 

@@ -176,9 +176,13 @@ def check_file(path: Path) -> None:
     if not path.exists():
         raise StoreError(f"{path}: no such file")
     if path.is_dir():
-        raise StoreError(f"{path} is a folder, not an HDF5 sample file", hint="give a .h5 file written by mertool")
+        raise StoreError(
+            f"{path} is a folder, not an HDF5 sample file", hint="give a .h5 file written by mertool"
+        )
     if path.stat().st_size == 0:
-        raise StoreError(f"{path} is empty", hint="the stage that should have written it failed; run it again")
+        raise StoreError(
+            f"{path} is empty", hint="the stage that should have written it failed; run it again"
+        )
     if not h5py.is_hdf5(str(path)):
         raise StoreError(f"{path} is not an HDF5 file", hint="give a .h5 file written by a mertool stage")
 
@@ -271,7 +275,9 @@ class SampleFile:
         try:
             return self._h5[f"{S.SAMPLES_GROUP}/{sample_id}"]
         except KeyError:
-            raise StoreError(f"{self.name}: no sample {sample_id!r}", hint="mertool inspect FILE lists the samples") from None
+            raise StoreError(
+                f"{self.name}: no sample {sample_id!r}", hint="mertool inspect FILE lists the samples"
+            ) from None
 
     def record(self, sample_id: str) -> SampleRecord:
         group = self.group(sample_id)
@@ -328,9 +334,9 @@ class SampleWriter:
         history = []
         if source is not None:
             history = source.history + [source.provenance]
-            inputs = [input_record(source.name, source.attrs.get("_sha256") or sha256_file(source.path))] + list(
-                inputs or []
-            )
+            inputs = [
+                input_record(source.name, source.attrs.get("_sha256") or sha256_file(source.path))
+            ] + list(inputs or [])
         prov = make_provenance(stage, dict(params or {}), inputs, history, command)
 
         if target is None:
@@ -387,9 +393,11 @@ class SampleWriter:
     def done_ids(self) -> list[str]:
         out: list[str] = []
         self._samples.visititems(
-            lambda name, obj: out.append(_to_python(obj.attrs[S.A_ID]))
-            if isinstance(obj, h5py.Group) and S.A_ID in obj.attrs
-            else None
+            lambda name, obj: (
+                out.append(_to_python(obj.attrs[S.A_ID]))
+                if isinstance(obj, h5py.Group) and S.A_ID in obj.attrs
+                else None
+            )
         )
         return out
 
