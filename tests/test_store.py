@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mertool.errors import StoreError
-from mertool.store import SampleFile, SampleWriter, open_input, schema as S
+from mertool.store import SampleFile, SampleWriter, open_input
+from mertool.store import schema as S
 
 
 def _write(path, n=3, stage="detect-faces", **kw):
