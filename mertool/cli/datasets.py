@@ -13,7 +13,13 @@ datasets_app = typer.Typer(help="Supported datasets and what a dataset root hold
 
 @datasets_app.command("list")
 def list_datasets(json_out: bool = JSON) -> None:
-    """Name every supported dataset with its label maps."""
+    """Name every supported dataset reader with what it reads and its label maps.
+
+    A name (or an alias) is what --dataset takes; readers marked "by --dataset only" are variants that auto-detection never picks.
+
+    Example: mertool datasets list --json
+    """
+    from rich.markup import escape
     from rich.table import Table
 
     from mertool.cli.common import print_json
@@ -28,6 +34,7 @@ def list_datasets(json_out: bool = JSON) -> None:
                     "description": s.description,
                     "label_maps": list(s.label_maps),
                     "default_label_map": s.default_label_map,
+                    "aliases": list(s.aliases),
                 }
                 for n, s in sorted(specs.items())
             }
@@ -39,17 +46,23 @@ def list_datasets(json_out: bool = JSON) -> None:
     table.add_column("label maps (default first)")
     for name, spec in sorted(specs.items()):
         maps = [spec.default_label_map] + [m for m in spec.label_maps if m != spec.default_label_map]
-        table.add_row(name, spec.description, ", ".join(maps))
+        label = name + (f"\n[dim](also {', '.join(spec.aliases)})[/]" if spec.aliases else "")
+        table.add_row(label, escape(spec.description), ", ".join(maps))
     out.print(table)
 
 
 @datasets_app.command("info")
 def info(
-    root: Path = typer.Argument(..., help="The dataset's root folder, as unpacked."),
+    root: Path = typer.Argument(..., metavar="ROOT", help="The dataset's root folder, as unpacked."),
     dataset: str = DATASET,
     json_out: bool = JSON,
 ) -> None:
-    """Samples, subjects, class counts under each label map, and every quirk met (file and row)."""
+    """Samples, subjects, class counts under each label map, and every quirk met (file and row).
+
+    Reads ROOT exactly as distributed (the dataset is auto-detected; --dataset names it) and prints a summary; with --json, one JSON object on stdout (keys dataset, samples, subjects, subject_ids, classes, classes_by_label_map, annotation_files, warnings). Exits non-zero with a message naming the path when ROOT is missing, empty, not a known dataset, or its annotation file is unreadable.
+
+    Example: mertool datasets info ~/data/CASME2 --json
+    """
     from rich.markup import escape
     from rich.table import Table
 

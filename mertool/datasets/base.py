@@ -31,6 +31,15 @@ class Quirk:
         return f"{where}: {self.message}"
 
 
+def relpath(path: str | Path, root: str | Path) -> str:
+    """``path`` relative to ``root`` (posix style) for quirk messages; the full path when outside it."""
+    path, root = Path(path), Path(root)
+    try:
+        return path.relative_to(root).as_posix() or "."
+    except ValueError:
+        return str(path)
+
+
 @dataclass(frozen=True)
 class Sample:
     """One clip (or one still image, for RAF-DB / WIDER FACE), as shipped.

@@ -7,6 +7,7 @@ by list position, because clip folders may start anywhere and may have gaps (fra
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,23 +37,57 @@ def list_frames(folder: Path, prefix: str | None = None) -> tuple[list[Path], li
     number (``Desktop - Shortcut.lnk``, ``.DS_Store``), for the reader to report as quirks.
     ``prefix`` keeps only names starting with it (``reg_`` for cropped CASME II frames).
     """
-    frames: list[tuple[int, Path]] = []
+    frames: list[tuple[int, str]] = []
     strays: list[Path] = []
     if not folder.is_dir():
         return [], [], []
-    for p in folder.iterdir():
-        if p.is_dir():
+    # one scandir per clip folder; entry types come from the listing (no stat per file), and
+    # names are parsed as strings: a Path is made once per frame, at the end
+    with os.scandir(folder) as it:
+        entries = [(e.name, e.is_dir()) for e in it]
+    for name, is_dir in entries:
+        if is_dir:
             continue
-        if not is_image(p) or (prefix is not None and not p.name.startswith(prefix)):
-            strays.append(p)
-            continue
-        n = frame_number(p)
-        if n is None:
-            strays.append(p)
+        dot = name.rfind(".")
+        stem, suffix = (name[:dot], name[dot:].lower()) if dot > 0 else (name, "")
+        m = _LAST_INT.search(stem) if suffix in IMAGE_SUFFIXES and not name.startswith("._") else None
+        if m is None or (prefix is not None and not name.startswith(prefix)):
+            strays.append(folder / name)
         else:
-            frames.append((n, p))
+            frames.append((int(m.group(1)), name))
     frames.sort()
-    return [p for _, p in frames], [n for n, _ in frames], sorted(strays)
+    return [folder / name for _, name in frames], [n for n, _ in frames], sorted(strays)
+
+
+def list_dir(folder: Path) -> tuple[list[Path], list[Path]]:
+    """``(subfolders, files)`` of ``folder``, each sorted by name; one scandir, no stat per entry.
+
+    Empty lists when ``folder`` is not a folder. Hidden entries (``.DS_Store``, ``._x``) count as files.
+    """
+    dirs: list[Path] = []
+    files: list[Path] = []
+    if not folder.is_dir():
+        return dirs, files
+    with os.scandir(folder) as it:
+        for e in it:
+            (dirs if e.is_dir() else files).append(folder / e.name)
+    return sorted(dirs), sorted(files)
+
+
+def describe_numbers(numbers: Iterable[int], limit: int = 8) -> str:
+    """Frame numbers as short ranges for a message: ``[5, 6, 7, 9]`` -> ``"5-7, 9"``."""
+    nums = sorted(set(numbers))
+    spans: list[str] = []
+    i = 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        spans.append(str(nums[i]) if i == j else f"{nums[i]}-{nums[j]}")
+        i = j + 1
+    if len(spans) > limit:
+        return ", ".join(spans[:limit]) + f", ... ({len(nums)} in all)"
+    return ", ".join(spans)
 
 
 def missing_numbers(numbers: Iterable[int], first: int | None, last: int | None) -> list[int]:
@@ -61,6 +96,45 @@ def missing_numbers(numbers: Iterable[int], first: int | None, last: int | None)
         return []
     have = set(numbers)
     return [n for n in range(first, last + 1) if n not in have]
+
+
+def gap_message(numbers: Iterable[int], first: int | None, last: int | None) -> str | None:
+    """A quirk message when frames inside ``first..last`` are absent from ``numbers``; else None.
+
+    When none of ``first..last`` is on disk the message says so once, instead of listing every
+    number (a sheet whose numbers do not match the file names, e.g. clip-relative numbering).
+    """
+    nums = sorted(set(numbers))
+    missing = missing_numbers(nums, first, last)
+    if not missing:
+        return None
+    if len(missing) == last - first + 1:  # type: ignore[operator]  (missing implies both set)
+        have = f"frames on disk: {describe_numbers(nums)}" if nums else "no frames on disk"
+        return f"none of the frames {first}..{last} is on disk ({have})"
+    return f"frame(s) {describe_numbers(missing)} missing inside {first}..{last}"
+
+
+def check_clip_frames(
+    numbers: list[int], onset: int | None, apex: int | None, offset: int | None
+) -> list[str]:
+    """Problems of one clip's frame numbers against its annotation, as messages (empty: none).
+
+    Reports frames missing inside onset..offset (a blank onset/offset falls back to the first/last
+    frame on disk), an offset before the onset, and an apex outside onset..offset.
+    """
+    if not numbers:
+        return ["no frames"]
+    if onset is not None and offset is not None and offset < onset:
+        return [f"offset {offset} before onset {onset}"]
+    problems = []
+    first = onset if onset is not None else numbers[0]
+    last = offset if offset is not None else numbers[-1]
+    gap = gap_message(numbers, first, last)
+    if gap:
+        problems.append(f"{gap} (onset..offset)")
+    if apex is not None and onset is not None and offset is not None and not onset <= apex <= offset:
+        problems.append(f"apex {apex} outside onset..offset {onset}..{offset}")
+    return problems
 
 
 def read_image(path: str | Path, sample_id: str = "?", gray: bool = False) -> np.ndarray:

@@ -181,6 +181,16 @@ def as_int(value: Cell) -> int | None:
     return None
 
 
+def as_text(value: Cell) -> str | None:
+    """A cell as stripped text (``12.0`` -> ``"12"``), or None for a blank cell."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
 def parse_aus(raw: Cell) -> tuple[str, ...]:
     """AU tokens from a cell: ``4+L10`` -> (4, L10); ``R12 + R15``; numeric ``12``; ``?`` -> ()."""
     if raw is None:

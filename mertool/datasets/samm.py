@@ -1,0 +1,207 @@
+"""SAMM (micro-expression release), read as shipped.
+
+Layout (DATASETS.md section 2)::
+
+    ROOT/SAMM_Micro_FACS_Codes_v2.xlsx        (or SAMM_20181215_Micro_FACS_Codes_v2.xlsx)
+    ROOT/006/006_1_2/006_05562.jpg ...        subject folder = Subject as %03d, clip = Filename
+
+The sheet's header row is found by its column names wherever it sits: variant A has a 13-row
+notes block (header on row 14), variant B the header on row 1. Frame numbers are the last integer
+of the file name (4 digits, or 5 for clips past frame 9999). ``Other``/``Others`` become
+``others``; a blank ``Apex Frame`` stays missing; AU strings (``R12 + R15``, ``R14A or 17A``)
+are split into tokens with their side and intensity letters kept, and kept verbatim in ``aus_raw``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
+from mertool.datasets.frames import check_clip_frames, list_dir, list_frames
+from mertool.datasets.labels import megc2019_label, normalise_emotion
+from mertool.datasets.tables import Table, as_int, as_text, parse_aus
+from mertool.errors import DatasetError
+
+DATASET = "samm"
+FPS = 200.0
+EMOTIONS = frozenset({"anger", "contempt", "disgust", "fear", "happiness", "sadness", "surprise", "others"})
+LABEL_MAPS = ("native", "megc2019")
+
+_SHEET_RE = re.compile(r"^samm.*facs.*codes.*\.(xlsx|xlsm|xls|csv)$", re.IGNORECASE)
+_SUBJECT_DIR_RE = re.compile(r"^\d{1,4}$")
+
+COL_SUBJECT, COL_FILENAME = "Subject", "Filename"
+COL_ONSET, COL_APEX, COL_OFFSET = "Onset Frame", "Apex Frame", "Offset Frame"
+COL_AUS, COL_EMOTION = "Action Units", "Estimated Emotion"
+
+
+def samm_labels(emotion: str | None) -> dict[str, str | None]:
+    """Labels of one SAMM sample under every map it supports (native, megc2019)."""
+    return {"native": emotion, "megc2019": megc2019_label(DATASET, emotion)}
+
+
+def subject_id(value: object) -> str | None:
+    """``Subject`` cell (``6``, ``"006"``) -> the LOSO key ``006``; None if not a number."""
+    n = as_int(value)
+    return None if n is None else f"{n:03d}"
+
+
+def find_sheets(root: Path) -> list[Path]:
+    """SAMM FACS-code sheets in ``root`` (not below it); workbooks before csv exports."""
+    _, files = list_dir(root)
+    found = sorted((f for f in files if _SHEET_RE.match(f.name)), key=lambda p: p.name.lower(), reverse=True)
+    return sorted(found, key=lambda p: p.suffix.lower() == ".csv")
+
+
+def _has_subjects(folder: Path) -> bool:
+    dirs, _ = list_dir(folder)
+    return any(_SUBJECT_DIR_RE.match(d.name) for d in dirs)
+
+
+def find_frames_root(root: Path) -> Path | None:
+    """The folder holding the ``006/``-style subject folders: ``root`` or one folder below it."""
+    if _has_subjects(root):
+        return root
+    dirs, _ = list_dir(root)
+    candidates = [d for d in dirs if _has_subjects(d)]
+    candidates.sort(key=lambda d: ("samm" not in d.name.lower(), d.name))
+    return candidates[0] if candidates else None
+
+
+def detect(root: Path) -> bool:
+    return bool(find_sheets(root)) and find_frames_root(root) is not None
+
+
+@register(
+    "samm",
+    "SAMM micro-expressions: SAMM_Micro_FACS_Codes_v2.xlsx + <sss>/<clip>/<sss>_<NNNN>.jpg; 200 fps",
+    detect,
+    label_maps=LABEL_MAPS,
+)
+def read_samm(root: Path) -> DatasetRead:
+    root = Path(root)
+    sheets = find_sheets(root)
+    if not sheets:
+        raise DatasetError(
+            f"{root}: no SAMM sheet (SAMM_Micro_FACS_Codes_v2.xlsx) in this folder",
+            hint="give the folder that holds the FACS-codes sheet next to the 006/, 007/, ... folders",
+        )
+    frames_root = find_frames_root(root)
+    if frames_root is None:
+        raise DatasetError(
+            f"{root}: no SAMM subject folders (006/, 007/, ...)", hint="unpack the frames next to the sheet"
+        )
+    sheet = sheets[0]
+    quirks: list[Quirk] = [
+        Quirk(relpath(p, root), f"another SAMM sheet; {sheet.name} was read instead") for p in sheets[1:]
+    ]
+    clips = _scan_tree(root, frames_root, quirks)
+    table = Table.read(
+        sheet, required=[COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION]
+    )
+    sheet_rel = relpath(sheet, root)
+    if not table.has_column(COL_AUS):
+        quirks.append(Quirk(sheet_rel, f"no '{COL_AUS}' column; AUs left empty"))
+
+    samples: list[Sample] = []
+    seen: dict[str, int] = {}
+    used: set[Path] = set()
+    for row in table:
+
+        def note(message: str, row=row) -> None:
+            quirks.append(Quirk(sheet_rel, message, row.number))
+
+        raw_subject, clip_cell = row.get(COL_SUBJECT), row.get(COL_FILENAME)
+        subject = subject_id(raw_subject)
+        if subject is None:
+            if clip_cell is not None:  # a row with neither is a note, not a sample
+                note(f"Subject {raw_subject!r} is not a number; row skipped")
+            continue
+        if clip_cell is None:
+            note("no Filename; row skipped")
+            continue
+        clip = as_text(clip_cell)
+        sid = f"{DATASET}/{subject}/{clip}"
+        if sid in seen:
+            note(f"duplicated id {sid} (first on row {seen[sid]}); this row skipped")
+            continue
+        seen[sid] = row.number
+
+        onset, apex, offset = (as_int(row.get(c)) for c in (COL_ONSET, COL_APEX, COL_OFFSET))
+        for label, col, value in (
+            ("onset", COL_ONSET, onset),
+            ("apex", COL_APEX, apex),
+            ("offset", COL_OFFSET, offset),
+        ):
+            if value is None:
+                raw = row.get(col)
+                what = "blank" if raw is None else repr(raw)
+                note(f"{sid}: {label} frame is {what} (not a number); kept as missing")
+        raw_emotion = row.get(COL_EMOTION)
+        emotion = normalise_emotion(raw_emotion)
+        if emotion is None:
+            note(f"{sid}: no emotion")
+        elif emotion not in EMOTIONS:
+            note(f"{sid}: unknown emotion {raw_emotion!r}; kept as native, no MEGC2019 label")
+
+        folder = clips.get((subject, clip)) or clips.get((subject, clip.lower()))
+        if folder is None:
+            note(
+                f"{sid}: no frames folder {relpath(frames_root / subject / clip, root)} on disk; sample skipped"
+            )
+            continue
+        used.add(folder)
+        frames, numbers, strays = list_frames(folder)
+        for s in strays:
+            quirks.append(Quirk(relpath(s, root), "stray file in a clip folder (not a frame); ignored"))
+        if not frames:
+            note(f"{sid}: clip folder {relpath(folder, root)} has no frames; sample skipped")
+            continue
+        for problem in check_clip_frames(numbers, onset, apex, offset):
+            note(f"{sid}: {problem}")
+        aus_raw = row.get(COL_AUS)
+        samples.append(
+            Sample(
+                id=sid,
+                dataset=DATASET,
+                subject=subject,
+                clip=clip,
+                frames=tuple(frames),
+                frame_numbers=tuple(numbers),
+                fps=FPS,
+                emotion=emotion,
+                labels=samm_labels(emotion),
+                onset=onset,
+                apex=apex,
+                offset=offset,
+                aus=parse_aus(aus_raw),
+                aus_raw=as_text(aus_raw),
+                extra={"row": row.number, "annotation": sheet_rel},
+            )
+        )
+
+    for folder in sorted({p for p in clips.values()} - used):
+        quirks.append(Quirk(relpath(folder, root), "clip folder with no row in the sheet; not read"))
+    return DatasetRead("samm", root, samples, quirks, annotation_files=[sheet], default_label_map="native")
+
+
+def _scan_tree(root: Path, frames_root: Path, quirks: list[Quirk]) -> dict[tuple[str, str], Path]:
+    """Clip folders keyed by (subject, name) and (subject, lower-cased name)."""
+    clips: dict[tuple[str, str], Path] = {}
+    dirs, files = list_dir(frames_root)
+    for f in files:
+        if f.suffix.lower() not in (".xlsx", ".xlsm", ".xls", ".csv", ".pdf", ".txt", ".md"):
+            quirks.append(Quirk(relpath(f, root), "stray file among the subject folders; ignored"))
+    for d in dirs:
+        if not _SUBJECT_DIR_RE.match(d.name):
+            quirks.append(Quirk(relpath(d, root), "folder is not a subject folder (006, 007, ...); not read"))
+            continue
+        subject = f"{int(d.name):03d}"
+        clip_dirs, clip_files = list_dir(d)
+        for f in clip_files:
+            quirks.append(Quirk(relpath(f, root), "stray file among the clip folders; ignored"))
+        for c in clip_dirs:
+            clips[(subject, c.name)] = c
+            clips.setdefault((subject, c.name.lower()), c)
+    return clips

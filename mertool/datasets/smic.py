@@ -1,0 +1,444 @@
+"""SMIC (HS / VIS / NIR, raw or cropped) and SMIC-E (the long-clip release), read as shipped.
+
+Recognition release (DATASETS.md 3.1-3.2)::
+
+    ROOT/SMIC_all_raw/HS/s1/micro/negative/s1_ne_01/image106720.bmp ...
+    ROOT/SMIC_all_raw/HS/s1/non_micro/...                         (skipped: not micro-expressions)
+    ROOT/SMIC_all_cropped/HS/s1/micro/negative/s1_ne_01/reg_image106720.bmp ...
+
+It has **no annotation file**: the label is the emotion folder, onset/offset are the first/last
+frame numbers on disk, and the apex is missing (never guessed). ROOT may also be
+``SMIC_all_raw`` itself or its ``HS`` folder. Readers: ``smic`` (HS raw, auto-detected),
+``smic-cropped`` (HS cropped, detected only when there is no raw folder), and ``smic-vis``,
+``smic-nir``, ``smic-vis-cropped``, ``smic-nir-cropped`` (only by ``--dataset``). HS runs at
+100 fps, VIS and NIR at 25. Subjects are the folder names normalised to ``s%d`` (``s1``), as on
+disk; sample ids ``smic/s1/s1_ne_01`` (HS), ``smic-vis/...``, ``smic-nir/...``.
+
+SMIC-E (DATASETS.md 3.3)::
+
+    ROOT/SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx
+    ROOT/SMIC-E_raw image/HS_long/SMIC-HS-E/HS/s01/s1_ne_01/image000123.jpg ...
+
+``smic-e`` (and ``smic-e-vis``, ``smic-e-nir``) find the annotation workbook by name anywhere up
+to three folders below ROOT, read ``Subject, Filename, FirstF, OnsetF, OffsetF, Emotion`` by
+header text (``ApexF`` when the 2019 file has it) and stop at rows with an empty ``Subject``
+(the trailing notes). Clip folders are found by name below the workbook's folder.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
+from mertool.datasets.frames import check_clip_frames, list_dir, list_frames
+from mertool.datasets.labels import megc2019_label, normalise_emotion
+from mertool.datasets.tables import Table, as_int, as_text
+from mertool.errors import DatasetError
+
+FPS = {"HS": 100.0, "VIS": 25.0, "NIR": 25.0}
+EMOTIONS = ("negative", "positive", "surprise")
+LABEL_MAPS = ("native", "megc2019")
+#: Emotion codes used in clip names (``s1_ne_01``) and some sheets.
+_CODES = {"ne": "negative", "po": "positive", "sur": "surprise", "su": "surprise"}
+_SUBJECT_RE = re.compile(r"^s0*(\d+)$", re.IGNORECASE)
+_CLIP_SUBJECT_RE = re.compile(r"^s0*(\d+)(?=_)", re.IGNORECASE)
+
+
+def smic_labels(emotion: str | None) -> dict[str, str | None]:
+    """Labels of one SMIC sample (any band) under native and the MEGC2019 3-class map."""
+    return {"native": emotion, "megc2019": megc2019_label("smic", emotion)}
+
+
+def normalise_smic_emotion(raw: object) -> str | None:
+    """``negative``/``Negative``/``ne`` -> ``negative``; other text lower-cased; None when blank."""
+    emotion = normalise_emotion(raw)
+    return _CODES.get(emotion, emotion) if emotion else None
+
+
+def subject_id(name: object) -> str | None:
+    """``s1``, ``s01``, ``1`` -> the LOSO key ``s1``; None when not a subject name."""
+    n = as_int(name)
+    if n is None and name is not None:
+        m = _SUBJECT_RE.match(str(name).strip())
+        n = int(m.group(1)) if m else None
+    return None if n is None else f"s{n}"
+
+
+def clip_name(name: str) -> str:
+    """MEGC-list clip ``s01_ne_01`` -> the folder name ``s1_ne_01``."""
+    return _CLIP_SUBJECT_RE.sub(lambda m: f"s{int(m.group(1))}", name.strip(), count=1)
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _child(folder: Path, name: str) -> Path | None:
+    """The subfolder of ``folder`` called ``name``, ignoring case."""
+    dirs, _ = list_dir(folder)
+    want = name.lower()
+    return next((d for d in dirs if d.name.lower() == want), None)
+
+
+def _is_band_dir(folder: Path) -> bool:
+    """A band folder holds subject folders ``sN`` of which at least one has ``micro/``."""
+    dirs, _ = list_dir(folder)
+    return any(_SUBJECT_RE.match(d.name) and _child(d, "micro") is not None for d in dirs)
+
+
+def find_band_dir(root: Path, band: str, cropped: bool) -> Path | None:
+    """The ``HS``/``VIS``/``NIR`` folder of the raw or cropped release reachable from ``root``.
+
+    ``root`` may be the dataset folder (holding ``SMIC_all_raw``), the ``SMIC_all_raw`` folder, or
+    the band folder itself (raw/cropped told by its parent's name).
+    """
+    kind = "smicallcropped" if cropped else "smicallraw"
+    dirs, _ = list_dir(root)
+    for d in dirs:
+        if _norm(d.name) == kind:
+            b = _child(d, band)
+            return b if b is not None and _is_band_dir(b) else None
+    if _norm(root.name) == kind:
+        b = _child(root, band)
+        return b if b is not None and _is_band_dir(b) else None
+    if root.name.upper() == band and ("crop" in root.parent.name.lower()) == cropped and _is_band_dir(root):
+        return root
+    return None
+
+
+def detect_band(band: str, cropped: bool):
+    """A detector for one band: cropped is detected only where there is no raw folder."""
+
+    def detect(root: Path) -> bool:
+        if find_band_dir(root, band, cropped) is None:
+            return False
+        return not cropped or find_band_dir(root, band, False) is None
+
+    return detect
+
+
+def _never(root: Path) -> bool:
+    return False
+
+
+def _reader(band: str, cropped: bool):
+    def read_it(root: Path) -> DatasetRead:
+        return read(Path(root), band, cropped)
+
+    return read_it
+
+
+def _name(band: str, cropped: bool) -> str:
+    return "smic" + ("" if band == "HS" else f"-{band.lower()}") + ("-cropped" if cropped else "")
+
+
+for _band in ("HS", "VIS", "NIR"):
+    for _cropped in (False, True):
+        _what = f"SMIC {_band} {'cropped (SMIC_all_cropped/' if _cropped else 'raw (SMIC_all_raw/'}{_band}/sN/micro/...)"
+        if _band == "HS":
+            _when = "; auto-detected" + (" when there is no raw folder" if _cropped else "")
+            _detector = detect_band(_band, _cropped)
+        else:
+            _when = "; by --dataset only"
+            _detector = _never
+        register(
+            _name(_band, _cropped),
+            f"{_what}, labels from folders, no apex; {FPS[_band]:g} fps{_when}",
+            _detector,
+            label_maps=LABEL_MAPS,
+            aliases=(_name(_band, _cropped).replace("smic", "smic-hs", 1),) if _band == "HS" else (),
+        )(_reader(_band, _cropped))
+
+
+def read(root: Path, band: str = "HS", cropped: bool = False) -> DatasetRead:
+    """Read one band of the SMIC recognition release (labels from folder names)."""
+    name = _name(band, cropped)
+    dataset = "smic" if band == "HS" else f"smic-{band.lower()}"
+    band_dir = find_band_dir(root, band, cropped)
+    if band_dir is None:
+        folder = f"SMIC_all_{'cropped' if cropped else 'raw'}/{band}/sN/micro/"
+        other = find_band_dir(root, band, not cropped)
+        hint = (
+            f"this copy has the {'raw' if cropped else 'cropped'} frames: use --dataset {_name(band, not cropped)}"
+            if other is not None
+            else "give the SMIC folder that holds SMIC_all_raw/ (or SMIC_all_cropped/)"
+        )
+        raise DatasetError(f"{root}: no SMIC {band} folder ({folder}) found", hint=hint)
+
+    quirks: list[Quirk] = []
+    samples: list[Sample] = []
+    seen: dict[str, Path] = {}
+    prefix = "reg_" if cropped else None
+    variant = band + ("-cropped" if cropped else "")
+    subject_dirs, files = list_dir(band_dir)
+    for f in files:
+        quirks.append(Quirk(relpath(f, root), "stray file among the subject folders; ignored"))
+    numbered = []
+    for d in subject_dirs:
+        subject = subject_id(d.name)
+        if subject is None:
+            quirks.append(Quirk(relpath(d, root), "folder is not a subject folder (sN); not read"))
+        else:
+            numbered.append((int(subject[1:]), subject, d))
+    for _, subject, sdir in sorted(numbered):
+        kinds, sfiles = list_dir(sdir)
+        for f in sfiles:
+            quirks.append(Quirk(relpath(f, root), "stray file in a subject folder; ignored"))
+        for k in kinds:
+            if k.name.lower() not in ("micro", "non_micro"):
+                quirks.append(
+                    Quirk(relpath(k, root), "unexpected folder (not micro/ or non_micro/); not read")
+                )
+        micro = _child(sdir, "micro")
+        if micro is None:
+            continue  # subjects without micro-expressions have only non_micro/
+        emotion_dirs, mfiles = list_dir(micro)
+        for f in mfiles:
+            quirks.append(Quirk(relpath(f, root), "stray file among the emotion folders; ignored"))
+        for edir in emotion_dirs:
+            emotion = normalise_smic_emotion(edir.name)
+            if emotion not in EMOTIONS:
+                quirks.append(
+                    Quirk(
+                        relpath(edir, root),
+                        f"unknown emotion folder {edir.name!r}; kept as native, no MEGC2019 label",
+                    )
+                )
+            clip_dirs, efiles = list_dir(edir)
+            for f in efiles:
+                quirks.append(Quirk(relpath(f, root), "stray file among the clip folders; ignored"))
+            for cdir in clip_dirs:
+                clip = cdir.name
+                sid = f"{dataset}/{subject}/{clip}"
+                rel = relpath(cdir, root)
+                if sid in seen:
+                    quirks.append(
+                        Quirk(
+                            rel, f"duplicated id {sid} (also {relpath(seen[sid], root)}); this folder skipped"
+                        )
+                    )
+                    continue
+                seen[sid] = cdir
+                frames, numbers, strays = list_frames(cdir, prefix)
+                for s in strays:
+                    quirks.append(
+                        Quirk(relpath(s, root), "stray file in a clip folder (not a frame); ignored")
+                    )
+                if not frames:
+                    quirks.append(Quirk(rel, f"{sid}: clip folder has no frames; sample skipped"))
+                    continue
+                for problem in check_clip_frames(numbers, numbers[0], None, numbers[-1]):
+                    quirks.append(Quirk(rel, f"{sid}: {problem}"))
+                samples.append(
+                    Sample(
+                        id=sid,
+                        dataset=dataset,
+                        subject=subject,
+                        clip=clip,
+                        frames=tuple(frames),
+                        frame_numbers=tuple(numbers),
+                        fps=FPS[band],
+                        emotion=emotion,
+                        labels=smic_labels(emotion),
+                        onset=numbers[0],
+                        apex=None,
+                        offset=numbers[-1],
+                        extra={"variant": variant},
+                    )
+                )
+    return DatasetRead(name, root, samples, quirks, annotation_files=[], default_label_map="native")
+
+
+# --- SMIC-E ---------------------------------------------------------------------------------------
+
+COL_SUBJECT, COL_FILENAME, COL_FIRST = "Subject", "Filename", "FirstF"
+COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION = "OnsetF", "ApexF", "OffsetF", "Emotion"
+#: Folders the workbook search never enters: the recognition release, subject folders.
+_SKIP_DIRS = re.compile(r"^(smic_all_|s\d+$|sub\d+$|\d+$)", re.IGNORECASE)
+
+
+def find_smic_e_sheets(root: Path, band: str = "HS", depth: int = 3) -> list[Path]:
+    """``SMIC-<band>-E_annotation*.xlsx`` workbooks up to ``depth`` folders below ``root``.
+
+    The original (without ``2019`` in the name) first. Does not descend into subject folders or
+    the recognition release, so the search stays a handful of directory listings.
+    """
+    pattern = re.compile(
+        rf"^smic[\s_-]*{band}[\s_-]*e[\s_-]*annotation.*\.(xlsx|xlsm|xls|csv)$", re.IGNORECASE
+    )
+    found: list[Path] = []
+    level = [root]
+    for _ in range(depth + 1):
+        nxt: list[Path] = []
+        for folder in level:
+            dirs, files = list_dir(folder)
+            found.extend(f for f in files if pattern.match(f.name) and not f.name.startswith("~$"))
+            nxt.extend(d for d in dirs if not _SKIP_DIRS.match(d.name))
+        level = nxt
+    return sorted(found, key=lambda p: ("2019" in p.name, len(p.parts), p.name))
+
+
+def _detect_smic_e(root: Path) -> bool:
+    dirs, _ = list_dir(root)
+    if any(_norm(d.name) in ("smicallraw", "smicallcropped") for d in dirs):
+        return False  # a SMIC folder holding both releases reads as `smic`; SMIC-E by --dataset
+    return bool(find_smic_e_sheets(root, "HS", depth=2))
+
+
+def _clip_index(folder: Path, depth: int = 4) -> dict[tuple[str, str], Path]:
+    """Clip folders ``.../sNN/<clip>/`` below ``folder``, keyed by (``sN``, lower-cased clip name)."""
+    index: dict[tuple[str, str], Path] = {}
+    level = [folder]
+    for _ in range(depth):
+        nxt: list[Path] = []
+        for f in level:
+            for d in list_dir(f)[0]:
+                subject = subject_id(d.name) if _SUBJECT_RE.match(d.name) else None
+                if subject is not None:
+                    for c in list_dir(d)[0]:
+                        index.setdefault((subject, c.name.lower()), c)
+                elif not d.name.lower().startswith("smic_all_"):
+                    nxt.append(d)
+        level = nxt
+    return index
+
+
+def _smic_e_reader(band: str):
+    def read_it(root: Path) -> DatasetRead:
+        return read_smic_e(Path(root), band)
+
+    return read_it
+
+
+for _band in ("HS", "VIS", "NIR"):
+    _n = "smic-e" if _band == "HS" else f"smic-e-{_band.lower()}"
+    register(
+        _n,
+        f"SMIC-E {_band} long clips: SMIC-{_band}-E_annotation.xlsx + sNN/<clip>/image*.jpg; {FPS[_band]:g} fps"
+        + ("; auto-detected when no SMIC_all_raw/ is present" if _band == "HS" else "; by --dataset only"),
+        _detect_smic_e if _band == "HS" else _never,
+        label_maps=LABEL_MAPS,
+        aliases=("smic-e-hs",) if _band == "HS" else (),
+    )(_smic_e_reader(_band))
+
+
+def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
+    """Read the SMIC-E long-clip release of one band from its annotation workbook."""
+    name = "smic-e" if band == "HS" else f"smic-e-{band.lower()}"
+    sheets = find_smic_e_sheets(root, band)
+    if not sheets:
+        raise DatasetError(
+            f"{root}: no SMIC-{band}-E_annotation.xlsx found (searched 3 folders deep)",
+            hint="give the SMIC-E folder (e.g. 'SMIC-E_raw image/') that holds the annotation workbook",
+        )
+    quirks: list[Quirk] = []
+    primary = sheets[0]
+    apex_sheet = next((s for s in sheets if s is not primary and "2019" in s.name), None)
+    for extra in sheets[1:]:
+        if extra is not apex_sheet:
+            quirks.append(
+                Quirk(relpath(extra, root), f"another annotation workbook; {primary.name} was read")
+            )
+    required = [COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_EMOTION]
+    table = Table.read(primary, required=required)
+    sheet_rel = relpath(primary, root)
+    files = [primary]
+    for col in (COL_FIRST, COL_OFFSET):
+        if not table.has_column(col):
+            quirks.append(Quirk(sheet_rel, f"no '{col}' column; left missing"))
+    apexes: dict[tuple[str, str], int | None] = {}
+    if not table.has_column(COL_APEX) and apex_sheet is not None:
+        apex_table = Table.read(apex_sheet, required=[COL_SUBJECT, COL_FILENAME, COL_APEX])
+        files.append(apex_sheet)
+        for row in apex_table:
+            subject, clip = subject_id(row.get(COL_SUBJECT)), as_text(row.get(COL_FILENAME))
+            if subject and clip:
+                apexes[(subject, clip_name(clip).lower())] = as_int(row.get(COL_APEX))
+
+    clips = _clip_index(primary.parent)
+    if not clips and primary.parent != root:
+        clips = _clip_index(root)
+    dataset = name
+    samples: list[Sample] = []
+    seen: dict[str, int] = {}
+    used: set[Path] = set()
+    ended_at: int | None = None
+    for row in table:
+
+        def note(message: str, row=row) -> None:
+            quirks.append(Quirk(sheet_rel, message, row.number))
+
+        raw_subject = row.get(COL_SUBJECT)
+        if raw_subject is None:
+            ended_at = ended_at or row.number  # trailing notes: the data ends at the first empty Subject
+            continue
+        subject = subject_id(raw_subject)
+        if ended_at is not None:
+            note(f"data row after the notes that start on row {ended_at}; skipped")
+            continue
+        clip_cell = as_text(row.get(COL_FILENAME))
+        if subject is None or clip_cell is None:
+            note(f"Subject {raw_subject!r} / Filename {clip_cell!r} not usable; row skipped")
+            continue
+        clip = clip_name(clip_cell)
+        sid = f"{dataset}/{subject}/{clip}"
+        if sid in seen:
+            note(f"duplicated id {sid} (first on row {seen[sid]}); this row skipped")
+            continue
+        seen[sid] = row.number
+        first = as_int(row.get(COL_FIRST))
+        onset, offset = as_int(row.get(COL_ONSET)), as_int(row.get(COL_OFFSET))
+        if table.has_column(COL_APEX):
+            apex = as_int(row.get(COL_APEX))
+        else:
+            apex = apexes.get((subject, clip.lower()))
+        for label, value in (("OnsetF", onset), ("OffsetF", offset)):
+            if value is None and table.has_column(label):
+                note(f"{sid}: {label} is not a number; kept as missing")
+        raw_emotion = row.get(COL_EMOTION)
+        emotion = normalise_smic_emotion(raw_emotion)
+        if emotion is None:
+            note(f"{sid}: no emotion")
+        elif emotion not in EMOTIONS:
+            note(f"{sid}: unknown emotion {raw_emotion!r}; kept as native, no MEGC2019 label")
+        folder = clips.get((subject, clip.lower()))
+        if folder is None:
+            note(
+                f"{sid}: no clip folder {clip}/ under a subject folder {subject}/ or s{int(subject[1:]):02d}/; sample skipped"
+            )
+            continue
+        used.add(folder)
+        frames, numbers, strays = list_frames(folder)
+        for s in strays:
+            quirks.append(Quirk(relpath(s, root), "stray file in a clip folder (not a frame); ignored"))
+        if not frames:
+            note(f"{sid}: clip folder {relpath(folder, root)} has no frames; sample skipped")
+            continue
+        if first is not None and first != numbers[0]:
+            note(f"{sid}: FirstF {first} but the first frame on disk is {numbers[0]}")
+        for problem in check_clip_frames(numbers, onset, apex, offset):
+            note(f"{sid}: {problem}")
+        samples.append(
+            Sample(
+                id=sid,
+                dataset=dataset,
+                subject=subject,
+                clip=clip,
+                frames=tuple(frames),
+                frame_numbers=tuple(numbers),
+                fps=FPS[band],
+                emotion=emotion,
+                labels=smic_labels(emotion),
+                onset=onset,
+                apex=apex,
+                offset=offset,
+                extra={"variant": f"{band}-E", "row": row.number, "annotation": sheet_rel, "first": first},
+            )
+        )
+    for folder in sorted(set(clips.values()) - used):
+        quirks.append(Quirk(relpath(folder, root), "clip folder with no row in the annotation; not read"))
+    return DatasetRead(name, root, samples, quirks, annotation_files=files, default_label_map="native")
+
+
+del _band, _cropped, _what, _when, _detector, _n  # registration loop variables
