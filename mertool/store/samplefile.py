@@ -94,11 +94,22 @@ def encode_attr(attrs: h5py.AttributeManager, key: str, value: Any) -> None:
 
 
 def _dataset_options(arr: np.ndarray) -> dict[str, Any]:
-    """Chunk one leading-axis item at a time (a frame) and compress anything non-trivial."""
+    """Chunking and compression for one array.
+
+    Stacks (T, H, W), (T, H, W, C), (K, R, h, w[, C]) are chunked one leading item (a frame) at a
+    time so a stage can read single frames; a single image (H, W) or (H, W, C<=4) is one chunk.
+    Float arrays are compressed with lzf (fast; flow and displacement fields shrink well).
+    uint8 images are stored uncompressed: sensor noise makes them nearly incompressible (gzip
+    saved ~10 % on test frames at 25x the write time, more than the face stage's per-frame budget).
+    """
     if arr.dtype.kind in "OSU" or arr.nbytes < 4096 or arr.ndim == 0:
         return {}
-    chunks = (1, *arr.shape[1:]) if arr.ndim >= 3 else True
-    return {"chunks": chunks, "compression": "gzip", "compression_opts": 3, "shuffle": True}
+    single_image = arr.ndim == 2 or (arr.ndim == 3 and arr.shape[-1] <= 4)
+    chunks = arr.shape if single_image else (1, *arr.shape[1:])
+    opts: dict[str, Any] = {"chunks": tuple(max(1, c) for c in chunks)}
+    if arr.dtype.kind == "f":
+        opts.update(compression="lzf", shuffle=True)
+    return opts
 
 
 def write_array(group: h5py.Group, name: str, value: Any) -> None:
