@@ -34,3 +34,15 @@ def cli():
 def mertool_bin() -> str:
     """Path of the installed console script, for tests that go through a real shell."""
     return MERTOOL
+
+
+@pytest.fixture
+def torch_one_thread():
+    """One intra-op torch thread for the test, restored after: tiny tensors run fastest that way,
+    and parallel test runs on 2 cores do not oversubscribe (models tests use it)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
