@@ -36,6 +36,42 @@ def mertool_bin() -> str:
     return MERTOOL
 
 
+# --- synthetic micro-expression data (mertool synth) ---------------------------------------------
+
+#: The tiny set the ``synth_casme2`` fixture writes; tests may compare against these numbers.
+SYNTH_TINY = {"subjects": 2, "clips_per_subject": 3, "size": (256, 192), "duration_ms": (100.0, 140.0)}
+
+
+@pytest.fixture(scope="session")
+def synth_casme2(tmp_path_factory):
+    """A tiny synthetic CASME II-layout dataset with ground truth, generated once per session.
+
+    2 subjects x 3 clips (one positive, one negative, one surprise each under megc2019),
+    256x192 frames at 200 fps, 20-28 frames per clip; a few seconds to make. Read-only: copy
+    it before changing anything. Returns a :class:`types.SimpleNamespace` with
+
+    ``root``          the OUT_DIR it was written to
+    ``dataset_root``  ``root/CASME2``: what stages and ``open_dataset`` read
+    ``truth``         ``root/synth_truth.h5`` (``mertool.synth.truth.truth_table`` / ``load_clip``)
+    ``ids``           the sample ids, sorted (``casme2/sub01/EP..``), as the CASME II reader names them
+    ``result``        the :class:`mertool.synth.SynthResult`
+    """
+    from types import SimpleNamespace
+
+    from mertool.synth import SynthConfig, generate
+    from mertool.synth.truth import truth_table
+
+    root = tmp_path_factory.mktemp("synth") / "synth"
+    result = generate(root, SynthConfig(layout="casme2", seed=0, **SYNTH_TINY), progress=False)
+    return SimpleNamespace(
+        root=root,
+        dataset_root=result.dataset_root,
+        truth=result.truth,
+        ids=sorted(truth_table(result.truth)),
+        result=result,
+    )
+
+
 @pytest.fixture
 def torch_one_thread():
     """One intra-op torch thread for the test, restored after: tiny tensors run fastest that way,

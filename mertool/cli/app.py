@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "doctor",
     "datasets",
     "inspect",
+    "synth",
     "models",
 )
 
