@@ -33,6 +33,12 @@ COMMAND_MODULES = (
     "datasets",
     "inspect",
     "synth",
+    "detect_faces",
+    "spot_apex",
+    "crop_rois",
+    "flow",
+    "show",
+    "detector",
     "models",
 )
 

@@ -81,6 +81,36 @@ def box_from_landmarks(points: np.ndarray, margin: float = 0.1) -> np.ndarray:
     return np.array([x0 - margin * w, y0 - margin * h, x1 + margin * w, y1 + margin * h], np.float32)
 
 
+#: Where dlib's HOG detector puts its box relative to the landmarks' bounding box (w, h): the centre
+#: is raised by 0.08 h and the square side is 1.05 max(w, h). Measured on the bundled photos
+#: (astronaut, grace_hopper, zidane); boxes made this way give the same landmarks as the detector's
+#: own box to 1-4 % of the inter-ocular distance (mean over the 68 points; the jaw line moves most),
+#: about as much as HOG's own box changes between upsample 0 and 1.
+PREDICTOR_BOX_RAISE = 0.08
+PREDICTOR_BOX_SIDE = 1.05
+
+
+def predictor_box(points: np.ndarray) -> np.ndarray:
+    """The box the shape predictor expects for a face with landmarks ``points`` (68, 2); (4,) float32.
+
+    A square shaped like a dlib HOG detection, so landmarks found from it match landmarks found
+    from a detection: used to follow a face from frame to frame, and to re-centre boxes from
+    other detectors (whose boxes have other proportions) before the final landmarks.
+    """
+    x0, y0 = points.min(axis=0)
+    x1, y1 = points.max(axis=0)
+    w, h = float(x1 - x0), float(y1 - y0)
+    cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0 - PREDICTOR_BOX_RAISE * h
+    half = PREDICTOR_BOX_SIDE * max(w, h) / 2.0
+    return np.array([cx - half, cy - half, cx + half, cy + half], np.float32)
+
+
+def interocular(points: np.ndarray) -> float:
+    """Distance between the two eye centres (pixels)."""
+    left, right = eye_centers(points)
+    return float(np.linalg.norm(right - left))
+
+
 def eye_centers(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Centres (2,) of the image-left and image-right eyes."""
     return points[list(EYE_LEFT)].mean(axis=0), points[list(EYE_RIGHT)].mean(axis=0)

@@ -1,0 +1,99 @@
+"""``mertool crop-rois``: the aligned face and its regions (15 ROIs, 5 AU regions, 3 D&C RoIs)."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import typer
+
+from mertool.cli.common import DATASET, INPUT, LABEL_MAP, ON_ERROR, OUTPUT, RESUME, OnError
+
+
+class CutFrom(str, Enum):
+    auto = "auto"
+    source = "source"
+    frames = "frames"
+
+
+def crop_rois(
+    input: str = INPUT,
+    output: str = OUTPUT,
+    regions: str = typer.Option(
+        "all",
+        "--regions",
+        metavar="SETS",
+        help="Comma-separated region sets: face, rois15 (paper 001), au5 (paper 002), dc3 (paper 004), or all.",
+    ),
+    size: int = typer.Option(
+        None,
+        "--size",
+        min=8,
+        help="Side of the face crops (default: the aligned size from detect-faces).",
+        show_default=False,
+    ),
+    roi_size: int = typer.Option(64, "--roi-size", min=8, help="Side of each region crop."),
+    frames: str = typer.Option(
+        "onset,middle,apex",
+        "--frames",
+        metavar="ROLES",
+        help="Frames to cut: onset, middle, apex, offset (apex: spotted by spot-apex, else the label).",
+    ),
+    keep_frames: bool = typer.Option(
+        False,
+        "--keep-frames",
+        help="Keep every aligned frame of each clip (dropped by default to save space).",
+    ),
+    cut_from: CutFrom = typer.Option(
+        CutFrom.auto,
+        "--from",
+        help="Cut from the source frame files (sharper at large --size) or the stored aligned frames; "
+        "auto: source when readable.",
+    ),
+    dataset: str = DATASET,
+    label_map: str = LABEL_MAP,
+    workers: int = typer.Option(
+        2, "--workers", "-j", min=0, help="Processes for detect-faces when INPUT is a dataset root."
+    ),
+    on_error: OnError = ON_ERROR,
+    resume: bool = RESUME,
+) -> None:
+    """Cut what the networks eat from the aligned faces: the whole face, paper 001's 15 ROIs,
+    paper 002's 5 AU regions and paper 004's 3 D&C RoIs, at the onset, middle and apex frames.
+
+    Region boxes come from the landmarks (docs/face.md draws them) and are placed once per
+    clip, so the motion between the cut frames stays inside each box. Given a dataset root,
+    detect-faces runs first with its defaults. A sample without an apex (SMIC) fails with
+    advice unless spot-apex ran before.
+
+    Examples:
+
+      mertool crop-rois faces.h5 -o rois.h5
+
+      mertool detect-faces CASME2/ | mertool crop-rois --regions face,rois15 --size 224 -o rois.h5
+
+      mertool crop-rois CASME2/ --frames onset,apex -o rois.h5
+    """
+    from mertool.pipeline import prepared_input
+    from mertool.stages.crop_rois import parse_roles, parse_sets, run
+    from mertool.store import schema as S
+
+    parse_sets(regions)  # fail on a typo before any face is detected
+    parse_roles(frames)
+    raw = {"dataset": dataset, "label_map": label_map, "workers": workers}
+    with prepared_input(input, (S.STAGE_FACES,), raw_options=raw) as sf:
+        run(
+            sf,
+            output,
+            regions=regions,
+            size=size,
+            roi_size=roi_size,
+            frames=frames,
+            keep_frames=keep_frames,
+            cut_from=cut_from.value,
+            on_error=on_error.value,
+            resume=resume,
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("crop-rois")(crop_rois)

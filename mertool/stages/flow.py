@@ -1,0 +1,436 @@
+"""The ``flow`` stage: optical flow onset -> apex, optical strain and the difference image per clip.
+
+For each sample: the onset frame is the ``onset`` attribute's frame (else the first frame); the apex
+is ``apex_spotted`` (spot-apex) if present, else the dataset's ``apex`` label, else the sample fails
+with "no apex: run mertool spot-apex first". The two frames come from ``crops/face`` (crop-rois
+output, at ``crop_frame_numbers``) when it holds both, else from ``frames`` (detect-faces output);
+``size`` resizes them (area interpolation when shrinking, bilinear when enlarging) first. Outputs
+(schema names): ``flow`` (H, W, 2), ``strain`` (H, W), ``diff`` (H, W[, 3]), ``onset_image``,
+``apex_image``; attributes ``flow_method``, ``flow_params_json`` and ``normalization``.
+
+Clips run in parallel across the cores in worker processes started with the ``spawn`` method (a
+process forked after OpenCV started its thread pool can hang), each with an explicit OpenCV thread
+count (``import ultralytics`` resets it to 0, which makes TV-L1 single-threaded).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mertool.errors import MertoolError, SampleError
+from mertool.motion.optical_flow import DEFAULT_PRESET, FlowParams, preset
+from mertool.pipeline import register_stage
+from mertool.store import SampleFile, SampleRecord, open_output
+from mertool.store import schema as S
+
+# ------------------------------------------------------------------------------------------------
+# running clips in parallel (also used by the spot-apex stage)
+
+
+def _init_worker(cv2_threads: int) -> None:
+    from mertool.env import set_cv2_threads
+
+    set_cv2_threads(cv2_threads)
+
+
+def thread_plan(workers: int, n_tasks: int, cv2_threads: int = 0) -> tuple[int, int]:
+    """``(processes, cv2 threads per process)``: ``workers`` 0 means one process per core, never more
+    processes than tasks; ``cv2_threads`` 0 shares the cores out among the processes."""
+    cores = max(1, os.cpu_count() or 1)
+    procs = max(1, min(workers if workers > 0 else cores, max(1, n_tasks)))
+    threads = cv2_threads if cv2_threads > 0 else max(1, cores // procs)
+    return procs, threads
+
+
+def parallel_map(
+    func: Callable[[Any], Any], tasks: Iterable[Any], processes: int, cv2_threads: int
+) -> Iterator[Any]:
+    """``func(task)`` for every task, in order, in ``processes`` spawned workers (inline for 1).
+
+    ``func`` must be a module-level function (spawned workers import it). At most
+    ``2 * processes`` tasks are in flight, so memory stays bounded on long runs.
+    """
+    if processes <= 1:
+        _init_worker(cv2_threads)
+        for task in tasks:
+            yield func(task)
+        return
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        processes, mp_context=ctx, initializer=_init_worker, initargs=(cv2_threads,)
+    ) as ex:
+        pending: list[Future] = []
+        try:
+            for task in tasks:
+                pending.append(ex.submit(func, task))
+                if len(pending) >= 2 * processes:
+                    yield pending.pop(0).result()
+            while pending:
+                yield pending.pop(0).result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+# ------------------------------------------------------------------------------------------------
+# one pair of frames -> the stage's arrays (pure; runs in a worker)
+
+
+@dataclass(frozen=True)
+class FlowOptions:
+    """Everything the flow stage does to one pair (recorded in ``flow_params_json``)."""
+
+    preset: str = DEFAULT_PRESET
+    params: FlowParams = field(default_factory=lambda: preset(DEFAULT_PRESET))
+    size: int | None = None
+    strain: str = "eq7"
+    normalization: str = "none"
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "preset": self.preset,
+            "params": self.params.as_dict(),
+            "size": self.size,
+            "strain": self.strain,
+            "normalization": self.normalization,
+        }
+
+
+def resize_pair(onset: np.ndarray, apex: np.ndarray, size: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Both frames at ``size`` x ``size`` (unchanged for None)."""
+    if size is None:
+        return onset, apex
+    import cv2
+
+    def one(img: np.ndarray) -> np.ndarray:
+        interp = cv2.INTER_AREA if min(img.shape[:2]) > size else cv2.INTER_LINEAR
+        return cv2.resize(img, (size, size), interpolation=interp)
+
+    return one(onset), one(apex)
+
+
+def motion_maps(onset: np.ndarray, apex: np.ndarray, options: FlowOptions) -> dict[str, np.ndarray]:
+    """Flow, strain, difference and the two frames (resized) for one pair of uint8 frames of one size.
+
+    Raises ValueError for frames of different sizes. No normalisation (see :func:`normalized`).
+    """
+    from mertool.motion.difference import difference_image
+    from mertool.motion.optical_flow import check_pair, compute_flow
+    from mertool.motion.strain import optical_strain
+
+    check_pair(onset, apex)
+    if onset.shape != apex.shape:
+        raise ValueError(f"frame shapes differ: onset {onset.shape}, apex {apex.shape}")
+    onset, apex = resize_pair(onset, apex, options.size)
+    flow = compute_flow(onset, apex, options.params)
+    return {
+        S.D_FLOW: flow,
+        S.D_STRAIN: optical_strain(flow, options.strain),
+        S.D_DIFF: difference_image(onset, apex),
+        S.D_ONSET_IMAGE: onset,
+        S.D_APEX_IMAGE: apex,
+    }
+
+
+def _flow_task(task: tuple[str, np.ndarray, np.ndarray, FlowOptions]) -> tuple[str, Any, dict[str, Any]]:
+    """Worker entry: ``(id, maps or an error reason, info)``; ``minmax`` normalisation is applied here
+    (``dataset`` needs every sample and is applied by the stage afterwards)."""
+    import cv2
+
+    from mertool.motion.normalize import minmax_maps
+
+    sample_id, onset, apex, options = task
+    t0 = time.perf_counter()
+    info: dict[str, Any] = {}
+    try:
+        maps: Any = motion_maps(onset, apex, options)
+    except (ValueError, cv2.error) as exc:
+        return sample_id, f"cannot compute the flow: {exc}", info
+    except SampleError as exc:
+        return sample_id, reason_of(exc), info
+    info["mean_magnitude"] = float(np.linalg.norm(maps[S.D_FLOW], axis=-1).mean())
+    info["seconds"] = time.perf_counter() - t0
+    if options.normalization == "minmax":
+        normed, params = minmax_maps(maps)
+        maps.update(normed)
+        info["normalization"] = {"kind": "minmax", **params}
+    return sample_id, maps, info
+
+
+# ------------------------------------------------------------------------------------------------
+# choosing the pair of frames of one sample
+
+
+@dataclass
+class Pair:
+    onset: np.ndarray
+    apex: np.ndarray
+    onset_frame: int
+    apex_frame: int
+    apex_source: str  # "apex_spotted" or "apex"
+    frames_from: str  # "crops/face" or "frames"
+
+
+def pick_pair(rec: SampleRecord) -> Pair:
+    """The onset and apex frames of one sample (module docstring); SampleError when impossible."""
+    if not rec.has(S.D_FRAMES) and not rec.has(f"{S.CROPS_GROUP}/face"):
+        raise SampleError(
+            rec.id,
+            "no face frames (array 'frames')",
+            hint="run mertool detect-faces first (or give a dataset root)",
+        )
+    if rec.get(S.A_APEX_SPOTTED) is not None:
+        apex, apex_source = int(rec.get(S.A_APEX_SPOTTED)), S.A_APEX_SPOTTED
+    elif rec.get(S.A_APEX) is not None:
+        apex, apex_source = int(rec.get(S.A_APEX)), S.A_APEX
+    else:
+        raise SampleError(
+            rec.id,
+            "no apex: the clip has no labelled apex and none was spotted",
+            hint="run mertool spot-apex first: … | mertool spot-apex | mertool flow",
+        )
+    candidates = []
+    crops = f"{S.CROPS_GROUP}/face"
+    if rec.has(crops) and rec.has(S.D_CROP_FRAME_NUMBERS):
+        candidates.append((crops, S.D_CROP_FRAME_NUMBERS))
+    if rec.has(S.D_FRAMES):
+        candidates.append((S.D_FRAMES, S.D_FRAME_NUMBERS))
+    for array_name, numbers_name in candidates:
+        if not rec.has(numbers_name):
+            continue
+        numbers = np.asarray(rec.array(numbers_name)).astype(np.int64)
+        onset = int(rec.get(S.A_ONSET)) if rec.get(S.A_ONSET) is not None else int(numbers[0])
+        if onset == apex:
+            raise SampleError(
+                rec.id,
+                f"onset equals apex (frame {onset}): the flow between a frame and itself is zero",
+                hint="check the annotation, or spot the apex (mertool spot-apex --method dc-rois)",
+            )
+        if onset in numbers and apex in numbers:
+            frames = _open_array(rec, array_name)
+            i_on = int(np.flatnonzero(numbers == onset)[0])
+            i_ap = int(np.flatnonzero(numbers == apex)[0])
+            return Pair(
+                np.asarray(frames[i_on]), np.asarray(frames[i_ap]), onset, apex, apex_source, array_name
+            )
+    if not candidates or not any(rec.has(n) for _, n in candidates):
+        raise SampleError(
+            rec.id, "no frame numbers stored beside the frames", hint="re-run mertool detect-faces"
+        )
+    raise SampleError(
+        rec.id,
+        f"onset frame {rec.get(S.A_ONSET)} or apex frame {apex} is not among the clip's frames",
+        hint="check the annotation (mertool inspect FILE lists frames), or spot the apex again",
+    )
+
+
+def _open_array(rec: SampleRecord, name: str) -> Any:
+    """The HDF5 dataset itself (indexable without reading every frame)."""
+    group = rec._group
+    return group[name] if group is not None else rec.array(name)
+
+
+# ------------------------------------------------------------------------------------------------
+# the stage
+
+
+@dataclass
+class FlowReport:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed_before: list[tuple[str, str]] = field(default_factory=list)
+    skipped: int = 0
+    seconds: float = 0.0
+    processes: int = 1
+    cv2_threads: int = 1
+
+    @property
+    def done(self) -> int:
+        return len(self.rows)
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "clips": self.rows,
+            "done": self.done,
+            "failed": [{"id": i, "reason": r} for i, r in self.failed],
+            "failed_in_earlier_stage": [{"id": i, "reason": r} for i, r in self.failed_before],
+            "resumed": self.skipped,
+            "seconds": self.seconds,
+            "pairs_per_second": self.pairs_per_second,
+            "processes": self.processes,
+            "cv2_threads": self.cv2_threads,
+        }
+
+
+def reason_of(exc: SampleError) -> str:
+    """What a failed sample records: the reason and, where there is one, what to do about it."""
+    return f"{exc.reason} ({exc.hint})" if exc.hint else exc.reason
+
+
+def _stop(sample_id: str, reason: str) -> MertoolError:
+    return MertoolError(
+        f"stopped at {sample_id}: {reason}",
+        hint="--on-error skip records failing samples and goes on; --resume -o FILE continues from here",
+    )
+
+
+def process(
+    sf: SampleFile,
+    output: str | Path | None,
+    options: FlowOptions = FlowOptions(),
+    on_error: str = "skip",
+    resume: bool = False,
+    workers: int = 0,
+    cv2_threads: int = 0,
+    command_params: dict[str, Any] | None = None,
+) -> FlowReport:
+    """Run the flow stage over every sample of ``sf`` into ``output`` (path, '-' or None)."""
+    from mertool.console import progress_task
+    from mertool.motion import normalize
+
+    if options.params.method == "tvl1":
+        from mertool.env import require_tvl1
+
+        require_tvl1()
+    if options.normalization not in normalize.KINDS:
+        raise MertoolError(
+            f"unknown normalisation {options.normalization!r}", hint=f"one of: {', '.join(normalize.KINDS)}"
+        )
+    if options.normalization == "dataset" and resume:
+        raise MertoolError(
+            "--normalize dataset needs every sample in one run (its statistics cover them all); it cannot --resume",
+            hint="drop --resume, or normalise with minmax / none",
+        )
+    params = {**options.record(), "on_error": on_error, **(command_params or {})}
+    report = FlowReport()
+    with open_output(output, S.STAGE_FLOW, params=params, source=sf, resume=resume) as writer:
+        todo: list[str] = []
+        for sid in sf.ids():
+            if writer.is_done(sid):
+                report.skipped += 1
+            else:
+                todo.append(sid)
+        procs, threads = thread_plan(workers, len(todo), cv2_threads)
+        report.processes, report.cv2_threads = procs, threads
+        held: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # dataset normalisation
+        pairs: dict[str, tuple[SampleRecord, Pair]] = {}  # in flight
+        tick: list[Callable[..., None]] = []  # the progress bar's advance, set below
+
+        def tasks() -> Iterator[tuple[str, np.ndarray, np.ndarray, FlowOptions]]:
+            for sid in todo:
+                rec = sf.record(sid)
+                if not rec.ok:
+                    writer.write(rec)
+                    report.failed_before.append((sid, str(rec.get(S.A_ERROR, "failed earlier"))))
+                    tick[0](status="[dim]failed earlier[/]")
+                    continue
+                try:
+                    pair = pick_pair(rec)
+                except SampleError as exc:
+                    writer.write_failed(rec, reason_of(exc))
+                    report.failed.append((sid, reason_of(exc)))
+                    tick[0](status="[red]failed[/]")
+                    if on_error == "fail":
+                        raise _stop(sid, reason_of(exc)) from None
+                    continue
+                pairs[sid] = (rec, pair)
+                yield sid, pair.onset, pair.apex, options
+
+        t0 = time.perf_counter()
+        with progress_task("flow", len(todo)) as advance:
+            tick.append(advance)
+            for sid, result, info in parallel_map(_flow_task, tasks(), procs, threads):
+                rec, pair = pairs.pop(sid)
+                if isinstance(result, str):
+                    reason = f"{result} (onset frame {pair.onset_frame}, apex frame {pair.apex_frame})"
+                    writer.write_failed(rec, reason)
+                    report.failed.append((sid, reason))
+                    advance(status="[red]failed[/]")
+                    if on_error == "fail":
+                        raise _stop(sid, reason)
+                    continue
+                record = {
+                    **options.record(),
+                    "onset_frame": pair.onset_frame,
+                    "apex_frame": pair.apex_frame,
+                    "apex_from": pair.apex_source,
+                    "frames_from": pair.frames_from,
+                    "units": f"pixels of the {result[S.D_FLOW].shape[1]}x{result[S.D_FLOW].shape[0]} face",
+                }
+                if "normalization" in info:
+                    record["normalization"] = info["normalization"]
+                attrs = {
+                    S.A_FLOW_METHOD: options.params.method,
+                    S.A_FLOW_PARAMS_JSON: record,
+                    S.A_NORMALIZATION: options.normalization,
+                }
+                report.rows.append(
+                    {
+                        "id": sid,
+                        "onset": pair.onset_frame,
+                        "apex": pair.apex_frame,
+                        "apex_from": pair.apex_source,
+                        "frames_from": pair.frames_from,
+                        "size": list(result[S.D_FLOW].shape[:2]),
+                        "mean_magnitude": info["mean_magnitude"],
+                        "ms": info["seconds"] * 1000.0,
+                    }
+                )
+                if options.normalization == "dataset":
+                    held[sid] = (result, attrs)
+                else:
+                    writer.write(rec, arrays=result, attrs=attrs)
+                advance()
+        report.seconds = time.perf_counter() - t0
+        if held:
+            _write_dataset_normalized(sf, writer, held)
+    return report
+
+
+def _write_dataset_normalized(sf: SampleFile, writer: Any, held: dict[str, tuple[dict, dict]]) -> None:
+    """Per-dataset mean/std over the held samples, applied and recorded, then written."""
+    from mertool.motion.normalize import RunningStats, apply_dataset_stats
+
+    by_dataset: dict[str, RunningStats] = {}
+    for sid, (arrays, _) in held.items():
+        key = str(sf.record(sid).get(S.A_DATASET, ""))
+        by_dataset.setdefault(key, RunningStats()).add(arrays)
+    stats = {key: rs.result() for key, rs in by_dataset.items()}
+    counts: dict[str, int] = {}
+    for sid in held:
+        key = str(sf.record(sid).get(S.A_DATASET, ""))
+        counts[key] = counts.get(key, 0) + 1
+    for sid, (arrays, attrs) in held.items():
+        rec = sf.record(sid)
+        key = str(rec.get(S.A_DATASET, ""))
+        arrays.update(apply_dataset_stats(arrays, stats[key]))
+        attrs[S.A_FLOW_PARAMS_JSON]["normalization"] = {
+            "kind": "dataset",
+            "over": key or "(no dataset attribute)",
+            "n_samples": counts[key],
+            **stats[key],
+        }
+        writer.write(rec, arrays=arrays, attrs=attrs)
+
+
+def run(source: str | Path, output: str | Path, **kwargs: Any) -> FlowReport:
+    """Stage runner for chaining (:func:`mertool.pipeline.register_stage`): defaults unless given."""
+    with SampleFile(source) as sf:
+        return process(sf, output, **kwargs)
+
+
+register_stage(S.STAGE_FLOW, run, requires=(S.STAGE_FACES,))

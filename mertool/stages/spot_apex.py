@@ -1,0 +1,281 @@
+"""The ``spot-apex`` stage: the apex frame of every clip, and how far it is from the labelled one.
+
+Reads ``frames``, ``frame_numbers`` and ``landmarks_aligned`` (detect-faces output); writes the
+attributes ``apex_spotted`` (the frame number later stages use) and ``apex_method``, and the array
+``apex_curve`` (the per-frame score the method maximised; absent for ``label`` and ``middle``),
+copying everything else forward. The methods live in :mod:`mertool.motion.apex`.
+
+Where a clip has a labelled apex, every spotting method in ``compare`` is also run on it (they are
+cheap) so the report can say how each one does against the labels.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mertool.errors import MertoolError, SampleError
+from mertool.motion.apex import SPOTTING_METHODS, ApexOptions, Clip, check_method, error_summary, spot_apex
+from mertool.pipeline import register_stage
+from mertool.stages.flow import parallel_map, reason_of, thread_plan
+from mertool.store import SampleFile, SampleRecord, open_output
+from mertool.store import schema as S
+
+
+@dataclass(frozen=True)
+class SpotTask:
+    clip: Clip
+    method: str
+    fallback: str | None
+    compare: tuple[str, ...]
+    options: ApexOptions
+
+
+def _spot_task(task: SpotTask) -> dict[str, Any]:
+    """Worker entry: the chosen method's result (or an error reason) and the comparison methods'."""
+    import cv2
+
+    out: dict[str, Any] = {
+        "id": task.clip.id,
+        "frames": len(task.clip.frame_numbers),
+        "compare": {},
+        "compare_errors": {},
+    }
+    t0 = time.perf_counter()
+    try:
+        res = spot_apex(task.clip, task.method, task.fallback, task.options)
+        out["result"] = res
+    except SampleError as exc:
+        out["error"] = reason_of(exc)
+    except (ValueError, cv2.error) as exc:
+        out["error"] = f"apex spotting failed: {exc}"
+    if "result" in out and task.clip.apex is not None:
+        for m in task.compare:
+            if m == out["result"].method:
+                out["compare"][m] = out["result"].frame
+                continue
+            try:
+                out["compare"][m] = spot_apex(task.clip, m, None, task.options).frame
+            except (SampleError, ValueError, cv2.error) as exc:
+                out["compare_errors"][m] = getattr(exc, "reason", str(exc))
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def clip_from_record(rec: SampleRecord) -> Clip:
+    """The arrays and annotation an apex method needs; SampleError when the face stage is missing."""
+    if not rec.has(S.D_FRAMES):
+        raise SampleError(
+            rec.id,
+            "no face frames (array 'frames')",
+            hint="run mertool detect-faces first (or give a dataset root)",
+        )
+    frames = np.asarray(rec.array(S.D_FRAMES))
+    numbers = (
+        np.asarray(rec.array(S.D_FRAME_NUMBERS)).astype(np.int64)
+        if rec.has(S.D_FRAME_NUMBERS)
+        else np.arange(len(frames), dtype=np.int64)
+    )
+    landmarks = np.asarray(rec.array(S.D_LANDMARKS_ALIGNED)) if rec.has(S.D_LANDMARKS_ALIGNED) else None
+
+    def opt_int(key: str) -> int | None:
+        v = rec.get(key)
+        return None if v is None else int(v)
+
+    fps = rec.get(S.A_FPS)
+    return Clip(
+        id=rec.id,
+        frames=frames,
+        frame_numbers=numbers,
+        landmarks=landmarks,
+        onset=opt_int(S.A_ONSET),
+        apex=opt_int(S.A_APEX),
+        offset=opt_int(S.A_OFFSET),
+        fps=float(fps) if fps else None,
+    )
+
+
+class _NoWriter:
+    """Stands in for a SampleWriter when only the report is wanted (nothing is written)."""
+
+    def is_done(self, sample_id: str) -> bool:
+        return False
+
+    def write(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def write_failed(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+@contextmanager
+def _writer(output: str | Path | None, write: bool, **kwargs: Any) -> Iterator[Any]:
+    if not write:
+        yield _NoWriter()
+        return
+    with open_output(output, S.STAGE_APEX, **kwargs) as w:
+        yield w
+
+
+@dataclass
+class SpotReport:
+    method: str
+    fallback: str | None
+    compare: tuple[str, ...]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    failed_before: list[tuple[str, str]] = field(default_factory=list)
+    skipped: int = 0
+    seconds: float = 0.0
+
+    @property
+    def done(self) -> int:
+        return len(self.rows)
+
+    def methods_reported(self) -> list[str]:
+        ordered = [self.method] + [m for m in self.compare if m != self.method]
+        return [m for m in ordered if m != "label"]
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        return error_summary(self.rows, self.methods_reported())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "fallback": self.fallback,
+            "clips": self.rows,
+            "apex_error": self.summary(),
+            "done": self.done,
+            "failed": [{"id": i, "reason": r} for i, r in self.failed],
+            "failed_in_earlier_stage": [{"id": i, "reason": r} for i, r in self.failed_before],
+            "resumed": self.skipped,
+            "seconds": self.seconds,
+        }
+
+
+def process(
+    sf: SampleFile,
+    output: str | Path | None,
+    method: str = "dc-rois",
+    fallback: str | None = None,
+    compare: tuple[str, ...] = SPOTTING_METHODS,
+    options: ApexOptions = ApexOptions(),
+    on_error: str = "skip",
+    resume: bool = False,
+    workers: int = 0,
+    write: bool = True,
+    command_params: dict[str, Any] | None = None,
+) -> SpotReport:
+    """Spot the apex of every sample of ``sf``; write to ``output`` unless ``write`` is False."""
+    from dataclasses import asdict
+
+    from mertool.console import progress_task
+
+    check_method(method)
+    if fallback is not None:
+        check_method(fallback)
+        if fallback == "label":
+            raise MertoolError(
+                "--fallback label makes no sense: it is what is missing", hint="e.g. --fallback dc-rois"
+            )
+    for m in compare:
+        check_method(m)
+    params = {
+        "method": method,
+        "fallback": fallback,
+        "compare": list(compare),
+        **asdict(options),
+        "on_error": on_error,
+        **(command_params or {}),
+    }
+    report = SpotReport(method, fallback, tuple(compare))
+    with _writer(output, write, params=params, source=sf, resume=resume) as writer:
+        todo = []
+        for sid in sf.ids():
+            if writer.is_done(sid):
+                report.skipped += 1
+            else:
+                todo.append(sid)
+        procs, threads = thread_plan(workers, len(todo))
+
+        tick: list[Any] = []  # the progress bar's advance, set below
+        in_flight: dict[str, SampleRecord] = {}
+
+        def fail(rec: SampleRecord, reason: str) -> None:
+            writer.write_failed(rec, reason)
+            tick[0](status="[red]failed[/]")
+            report.failed.append((rec.id, reason))
+            if on_error == "fail":
+                raise MertoolError(
+                    f"stopped at {rec.id}: {reason}",
+                    hint="--on-error skip records failing samples and goes on; --resume -o FILE continues from here",
+                )
+
+        def tasks() -> Iterator[SpotTask]:
+            for sid in todo:
+                rec = sf.record(sid)
+                if not rec.ok:
+                    writer.write(rec)
+                    report.failed_before.append((sid, str(rec.get(S.A_ERROR, "failed earlier"))))
+                    tick[0](status="[dim]failed earlier[/]")
+                    continue
+                try:
+                    clip = clip_from_record(rec)
+                except SampleError as exc:
+                    fail(rec, reason_of(exc))
+                    continue
+                in_flight[sid] = rec
+                yield SpotTask(clip, method, fallback, tuple(compare), options)
+
+        t0 = time.perf_counter()
+        with progress_task("spot-apex", len(todo)) as advance:
+            tick.append(advance)
+            for out in parallel_map(_spot_task, tasks(), procs, threads):
+                rec = in_flight.pop(out["id"])
+                if "error" in out:
+                    fail(rec, out["error"])
+                    continue
+                res = out["result"]
+                label = rec.get(S.A_APEX)
+                spotted = dict(out["compare"])
+                spotted[res.method] = res.frame
+                fps = rec.get(S.A_FPS)
+                row = {
+                    "id": rec.id,
+                    "frames": out["frames"],
+                    "onset": rec.get(S.A_ONSET),
+                    "offset": rec.get(S.A_OFFSET),
+                    "apex": None if label is None else int(label),
+                    "fps": float(fps) if fps else None,
+                    "method": res.method,
+                    "apex_spotted": res.frame,
+                    "error_frames": None if label is None else res.frame - int(label),
+                    "spotted": spotted,
+                    "note": res.note,
+                }
+                if out["compare_errors"]:
+                    row["compare_errors"] = out["compare_errors"]
+                report.rows.append(row)
+                attrs = {S.A_APEX_SPOTTED: res.frame, S.A_APEX_METHOD: res.method}
+                if res.note:
+                    attrs[S.A_WARNINGS] = list(rec.get(S.A_WARNINGS) or []) + [res.note]
+                arrays = {S.D_APEX_CURVE: res.curve} if res.curve is not None else {}
+                writer.write(rec, arrays=arrays, attrs=attrs, drop=(S.D_APEX_CURVE,))
+                advance()
+        report.seconds = time.perf_counter() - t0
+    return report
+
+
+def run(source: str | Path, output: str | Path, **kwargs: Any) -> SpotReport:
+    """Stage runner for chaining (:func:`mertool.pipeline.register_stage`): defaults unless given."""
+    with SampleFile(source) as sf:
+        return process(sf, output, **kwargs)
+
+
+register_stage(S.STAGE_APEX, run, requires=(S.STAGE_FACES,))
