@@ -39,7 +39,11 @@ COMMAND_MODULES = (
     "flow",
     "show",
     "detector",
+    "train",
+    "eval_loso",
     "models",
+    "predict",
+    "compare",
 )
 
 

@@ -1,0 +1,230 @@
+"""``mertool eval-loso``: leave-one-subject-out (or k-fold, composite, fixed split) evaluation."""
+
+from __future__ import annotations
+
+import typer
+
+from mertool.cli.train import (
+    ARCH,
+    ATTENTION,
+    AUGMENT,
+    BATCH,
+    BRANCHES,
+    DATASET,
+    DEVICE,
+    EARLY_STOP,
+    EPOCHS,
+    FOCAL,
+    FUSION,
+    GAMMA,
+    INPUT_SIZE,
+    LABEL_MAP,
+    LOSS,
+    LOSS_OPT,
+    LR,
+    MONITOR,
+    NORM,
+    OPT,
+    OPTIMIZER,
+    P_RUN,
+    P_TRAIN,
+    PRESET,
+    SCHEDULE,
+    SEED,
+    STAGES,
+    STEP_SIZE,
+    THREADS,
+    VAL_SUBJECTS,
+    WEIGHT_DECAY,
+    Device,
+    Loss,
+    Monitor,
+    Norm,
+    Optimizer,
+    PresetHelpCommand,
+    Schedule,
+    help_text,
+)
+
+HELP = """\
+Evaluate an architecture fold by fold and report pooled UF1, UAR, accuracy, per-class
+precision/recall/F1, ROC-AUC and confusion matrices.
+
+Protocols: loso (one fold per subject; default), kfold:K (stratified, whole subjects per fold,
+paper 001), composite (MEGC2019: LOSO over dataset/subject with Full/SMIC/CASME II/SAMM columns,
+paper 004), split (a dataset's fixed train/test split, RAF-DB). Headline numbers are computed on
+the pooled predictions of all folds; epochs and early stops are chosen on validation subjects
+drawn from each fold's training subjects, never on its test subject.
+
+RESULTS_DIR gets folds/<fold>/predictions.json per finished fold, summary.json (uf1, uar,
+accuracy, per-fold list, per-class, per-dataset), report.md and PNG confusion matrices and
+curves. Folds are independent: --resume skips finished ones (a killed run loses at most the folds
+in progress), and --folds / --shard i/n run a subset into the same directory (several machines
+can share one run); the report covers whatever is finished and names what is missing.
+
+Examples:
+
+  mertool eval-loso flow.h5 --arch dfr-net --epochs 20 -o results/
+  mertool eval-loso megc.h5 --preset dfr-net-004 -o results/dfr/
+  mertool eval-loso flow.h5 --arch dfr-net --shard 2/4 -o results/
+  mertool eval-loso flow.h5 --arch dfr-net --resume -o results/
+"""
+
+
+def eval_loso(
+    input: str = typer.Argument(
+        ...,
+        metavar="INPUT",
+        help="Sample file (flow or crop-rois stage), earlier-stage file, or dataset root.",
+    ),
+    output: str = typer.Option(..., "--output", "-o", metavar="RESULTS_DIR", help="Results directory."),
+    arch: str | None = ARCH,
+    opt: list[str] | None = OPT,
+    stages: int | None = STAGES,
+    fusion: str | None = FUSION,
+    attention: str | None = ATTENTION,
+    branches: str | None = BRANCHES,
+    input_size: int | None = INPUT_SIZE,
+    preset: str | None = PRESET,
+    protocol: str | None = typer.Option(
+        None, "--protocol", help="loso (default), kfold:K, composite or split.", rich_help_panel=P_TRAIN
+    ),
+    loss: Loss | None = LOSS,
+    focal: bool = FOCAL,
+    loss_opt: list[str] | None = LOSS_OPT,
+    epochs: int | None = EPOCHS,
+    batch_size: int | None = BATCH,
+    lr: float | None = LR,
+    optimizer: Optimizer | None = OPTIMIZER,
+    weight_decay: float | None = WEIGHT_DECAY,
+    schedule: Schedule | None = SCHEDULE,
+    step_size: int | None = STEP_SIZE,
+    gamma: float | None = GAMMA,
+    augment: str | None = AUGMENT,
+    val_subjects: int | None = VAL_SUBJECTS,
+    early_stop: int | None = EARLY_STOP,
+    monitor: Monitor | None = MONITOR,
+    label_map: str | None = LABEL_MAP,
+    norm: Norm | None = NORM,
+    folds: str | None = typer.Option(
+        None,
+        "--folds",
+        metavar="FOLD,...",
+        help="Run only these folds (subject, dataset/subject or foldN).",
+        rich_help_panel=P_RUN,
+    ),
+    shard: str | None = typer.Option(
+        None,
+        "--shard",
+        metavar="I/N",
+        help="Run shard I of N (folds dealt round-robin).",
+        rich_help_panel=P_RUN,
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Skip folds already finished in RESULTS_DIR.", rich_help_panel=P_RUN
+    ),
+    report_only: bool = typer.Option(
+        False,
+        "--report-only",
+        help="Train nothing; rebuild the report from the finished folds.",
+        rich_help_panel=P_RUN,
+    ),
+    workers: int = typer.Option(
+        0,
+        "--workers",
+        "-j",
+        min=0,
+        help="Fold processes (0: one per core on CPU, one per GPU on CUDA).",
+        rich_help_panel=P_RUN,
+    ),
+    threads: int = THREADS,
+    save_models: bool = typer.Option(
+        False, "--save-models", help="Keep each fold's model file.", rich_help_panel=P_RUN
+    ),
+    no_plots: bool = typer.Option(False, "--no-plots", help="Skip the PNG figures.", rich_help_panel=P_RUN),
+    json_out: bool = typer.Option(
+        False, "--json", help="Print summary.json on stdout instead of the table.", rich_help_panel=P_RUN
+    ),
+    device: Device = DEVICE,
+    seed: int = SEED,
+    dataset: str | None = DATASET,
+) -> None:
+    from rich.markup import escape
+
+    from mertool.cli.common import print_json
+    from mertool.cli.train import enum_value, input_stage, model_options, resolve
+    from mertool.console import err, info, out
+    from mertool.evaluation.report import console_table
+    from mertool.evaluation.runner import run_evaluation
+    from mertool.training.prepare import prepared_samples
+
+    cfg = resolve(
+        preset,
+        seed,
+        arch=arch,
+        options=model_options(opt, stages, fusion, attention, branches),
+        input_size=input_size,
+        protocol=protocol,
+        loss=loss,
+        focal=focal,
+        loss_opt=loss_opt,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        optimizer=optimizer,
+        weight_decay=weight_decay,
+        schedule=schedule,
+        step_size=step_size,
+        gamma=gamma,
+        augment=augment,
+        val_subjects=val_subjects,
+        early_stop=early_stop,
+        monitor=monitor,
+        label_map=label_map,
+        norm=norm,
+    )
+    fold_names = [f for f in folds.split(",") if f.strip()] if folds else None
+    try:
+        with prepared_samples(input, input_stage(cfg), dataset=dataset) as sf:
+            outcome = run_evaluation(
+                sf,
+                cfg,
+                output,
+                fold_names=fold_names,
+                shard=shard,
+                resume=resume,
+                workers=workers,
+                threads=threads,
+                device=enum_value(device),
+                save_models=save_models,
+                report_only=report_only,
+                plots=not no_plots,
+            )
+    except KeyboardInterrupt as stop:
+        outcome = stop.args[0] if stop.args else None
+        if outcome is not None:
+            s = outcome.summary
+            err.print(console_table(s))
+            err.print(
+                f"[red]interrupted[/]: {s['n_folds_complete']} of {s['n_folds']} folds finished and kept in "
+                f"{escape(str(output))}; continue with the same command plus --resume"
+            )
+        raise
+    s = outcome.summary
+    if json_out:
+        print_json(s)
+    else:
+        out.print(console_table(s))
+    for name, reason in outcome.failed:
+        err.print(f"[red]fold {escape(name)} failed[/]: {escape(reason)}")
+    where = f"{output}/summary.json, report.md" + (", confusion.png, curves.png" if s.get("figures") else "")
+    info(
+        f"{len(outcome.ran)} fold(s) run, {len(outcome.skipped)} resumed; report: {where}"
+        + ("" if s["complete"] else f"  [yellow](partial: {len(s['folds_missing'])} fold(s) missing)[/]")
+    )
+    if outcome.failed:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval-loso", help=help_text(HELP), cls=PresetHelpCommand)(eval_loso)

@@ -1,0 +1,161 @@
+"""Train one model on some rows of a sample table: the unit both ``train`` and every fold of
+``eval-loso`` run.
+
+Given the training rows (never the test rows) it draws the validation subjects out of them,
+fits the normalisation statistics on what remains, builds the (augmented) training set, seeds
+and builds the model, and runs :func:`mertool.training.loop.fit`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mertool.training.config import RunConfig
+from mertool.training.data import BatchSet, Normalizer, SampleTable
+from mertool.training.loop import FitResult, fit
+
+
+@dataclass
+class Trained:
+    model: Any
+    result: FitResult
+    normalizer: Normalizer
+    train_rows: np.ndarray  # rows that trained the weights
+    val_rows: np.ndarray  # rows of the validation subjects (model selection only)
+    val_groups: list[str]
+
+
+def model_inputs(cfg: RunConfig) -> tuple[str, ...]:
+    from mertool.models.registry import model_spec
+
+    return model_spec(cfg.arch).input_names(cfg.options)
+
+
+def input_size(cfg: RunConfig) -> int:
+    from mertool.models.registry import model_spec
+
+    return int(cfg.input_size or model_spec(cfg.arch).input_size)
+
+
+def three_frames(cfg: RunConfig) -> bool:
+    """Whether region inputs carry onset/middle/apex as channels (paper 001's 3D variant)."""
+    opts = cfg.options
+    return str(opts.get("input", "")).lower() in ("3frames", "3f", "frames3") or opts.get("frames") in (
+        3,
+        "3",
+    )
+
+
+def train_on_rows(
+    table: SampleTable,
+    rows: np.ndarray,
+    groups: list[str],
+    cfg: RunConfig,
+    seed: int,
+    device: str = "cpu",
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_batch: Callable[[int, int, float], None] | None = None,
+) -> Trained:
+    """Train ``cfg.arch`` on ``rows`` of ``table`` (see module docstring)."""
+    import torch
+
+    from mertool.evaluation.protocols import validation_split
+    from mertool.models.registry import build_model
+    from mertool.training.augment import Augmenter, expand_offline, parse_augment
+
+    train_rows, val_rows, val_groups = validation_split(rows, groups, cfg.val_subjects, seed)
+    normalizer = Normalizer.fit(table, train_rows, cfg.norm)
+    aug = parse_augment(cfg.augment)
+    if aug.offline > 1:
+        gen = torch.Generator().manual_seed(int(seed) + 2)
+        inputs, labels, src = expand_offline(
+            {k: v[train_rows] for k, v in table.inputs.items()}, table.labels[train_rows], aug, gen
+        )
+        rows_x = train_rows[src]
+        train_set = BatchSet(
+            table,
+            rows_x,
+            normalizer,
+            inputs=inputs,
+            labels=labels,
+            datasets=[table.datasets[i] for i in rows_x],
+        )
+    else:
+        train_set = BatchSet(table, train_rows, normalizer, augment=Augmenter(aug) if aug.online else None)
+    val_set = BatchSet(table, val_rows, normalizer) if len(val_rows) else None
+    torch.manual_seed(int(seed))
+    model = build_model(cfg.arch, num_classes=len(table.classes), **cfg.options)
+    result = fit(model, train_set, val_set, cfg.fit, len(table.classes), seed, device, on_epoch, on_batch)
+    return Trained(model, result, normalizer, train_rows, val_rows, val_groups)
+
+
+def model_meta(
+    table: SampleTable, cfg: RunConfig, trained: Trained, inputs, size: int, three: bool, seed: int
+) -> dict[str, Any]:
+    """The model-file metadata of a trained model (see :mod:`mertool.training.checkpoint`)."""
+    from mertool.store.provenance import command_line
+    from mertool.training.data import required_stage
+
+    used = np.concatenate([trained.train_rows, trained.val_rows])
+    return {
+        "command": command_line(),
+        "arch": cfg.arch,
+        "options": dict(cfg.options),
+        "num_classes": len(table.classes),
+        "classes": list(table.classes),
+        "label_map": table.label_map,
+        "preprocessing": {
+            "inputs": list(inputs),
+            "input_size": [int(size), int(size)],
+            "channels": cfg.channels,
+            "three_frames": bool(three),
+            "normalization": trained.normalizer.to_dict(),
+            "stage": required_stage(inputs),
+            "stages": table.source.get("stages", []),
+            "stage_params": table.source.get("stage_params", {}),
+            "flow_record": table.source.get("flow_record"),
+        },
+        "config": cfg.to_dict(),
+        "history": trained.result.history,
+        "best_epoch": trained.result.best_epoch,
+        "selected_on": trained.result.selected_on,
+        "seed": int(seed),
+        "trained_on": {
+            "file": table.source.get("path"),
+            "ids": [table.ids[i] for i in sorted(used.tolist())],
+            "validation_subjects": trained.val_groups,
+        },
+    }
+
+
+def train_file(
+    source,
+    cfg: RunConfig,
+    output,
+    device: str = "cpu",
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_batch: Callable[[int, int, float], None] | None = None,
+    table: SampleTable | None = None,
+) -> tuple[Trained, SampleTable]:
+    """``mertool train``: one model on every usable sample of ``source`` (less the validation
+    subjects when ``cfg.val_subjects`` > 0), saved to ``output``."""
+    from mertool.evaluation.protocols import sample_groups
+    from mertool.training.checkpoint import save_model
+    from mertool.training.data import load_table
+
+    inputs = model_inputs(cfg)
+    size = input_size(cfg)
+    if table is None:
+        table = load_table(
+            source, inputs, size, cfg.label_map, channels=cfg.channels, three_frames=three_frames(cfg)
+        )
+    groups = sample_groups(table.datasets, table.subjects, table.ids)
+    trained = train_on_rows(table, np.arange(len(table)), groups, cfg, cfg.seed, device, on_epoch, on_batch)
+    save_model(
+        output, trained.model, model_meta(table, cfg, trained, inputs, size, three_frames(cfg), cfg.seed)
+    )
+    return trained, table
