@@ -26,7 +26,7 @@ from rich.progress import (
 T = TypeVar("T")
 
 #: Messages for people (stderr). Width is fixed when not a terminal so logs stay readable.
-err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+err = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120, soft_wrap=True)
 #: Output a user asked for (tables, JSON) on stdout.
 out = Console(highlight=False, width=None if sys.stdout.isatty() else 120, soft_wrap=True)
 

@@ -244,3 +244,25 @@ def test_cli_unknown_layout(cli, tmp_path):
     res = cli("datasets", "info", tmp_path / "x")
     assert res.exit_code == 2 and "does not look like any supported dataset" in res.stderr
     shutil.rmtree(tmp_path / "x")
+
+
+def test_unreadable_folder_is_a_clear_error_not_a_traceback(tmp_path, cli, monkeypatch):
+    """A PermissionError inside the tree (simulated: tests may run as root) names the path."""
+    import os
+
+    import mertool.datasets.frames as frames
+    from fixtures.mer_trees import build_casme2
+
+    root = build_casme2(tmp_path / "CASME2")
+    clip = str(next((root / "CASME2_RAW_selected").glob("sub*/*")))
+    real = os.scandir
+
+    def scandir(path="."):
+        if str(path) == clip:
+            raise PermissionError(13, "Permission denied", clip)
+        return real(path)
+
+    monkeypatch.setattr(frames.os, "scandir", scandir)
+    res = cli("datasets", "info", root)
+    assert res.exit_code == 2
+    assert "permission denied" in res.stderr and clip in res.stderr.replace("\n", "")

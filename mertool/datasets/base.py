@@ -233,7 +233,13 @@ def open_dataset(root: str | Path, name: str | None = None) -> DatasetRead:
                 f"{root} matches several datasets: {', '.join(found)}", hint="pick one with --dataset NAME"
             )
         spec = get_reader(found[0])
-    result = spec.read(root)
+    try:
+        result = spec.read(root)
+    except PermissionError as exc:
+        raise DatasetError(
+            f"{exc.filename or root}: permission denied while reading the {spec.name} dataset",
+            hint=f"make the tree readable, e.g. chmod -R u+rX {root}",
+        ) from exc
     if not result.samples:
         raise DatasetError(
             f"{root}: the {spec.name} reader found no samples",
