@@ -12,6 +12,7 @@ file serves both.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable
 
 import torch
@@ -70,7 +71,7 @@ def spatial_maps(modules: Iterable[tuple[str, nn.Module]]) -> dict[str, torch.Te
     return maps
 
 
-class MERModel(nn.Module):
+class MERModel(nn.Module, metaclass=abc.ABCMeta):
     """Base class: subclasses set :attr:`input_names` and implement :meth:`forward`.
 
     Attributes:
@@ -87,5 +88,6 @@ class MERModel(nn.Module):
         super().__init__()
         self.pretrained_report = None
 
+    @abc.abstractmethod
     def forward(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor | None = None) -> dict:
-        raise NotImplementedError
+        """Each architecture returns the output dict of the registry contract."""

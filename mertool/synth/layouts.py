@@ -20,6 +20,7 @@ identical bytes.
 
 from __future__ import annotations
 
+import abc
 import io
 import re
 import zipfile
@@ -51,7 +52,7 @@ class ClipRow:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class Layout:
+class Layout(abc.ABC):
     """One dataset's on-disk conventions. Subclasses fill in the names."""
 
     name = ""  # dataset name as the readers call it (casme2, samm, smic)
@@ -65,8 +66,9 @@ class Layout:
     def subject_numbers(self, n: int) -> list[int]:
         return list(range(1, n + 1))
 
+    @abc.abstractmethod
     def subject_id(self, number: int) -> str:
-        raise NotImplementedError
+        """Defined by each layout."""
 
     def first_frame(self, rng: np.random.Generator) -> int:
         return int(rng.integers(10, 250))
@@ -75,11 +77,13 @@ class Layout:
         """Per-clip layout details drawn at random (SAMM: 4- or 5-digit frame names)."""
         return {}
 
+    @abc.abstractmethod
     def clip_names(self, subject_number: int, emotions: list[str], rng: np.random.Generator) -> list[str]:
-        raise NotImplementedError
+        """Defined by each layout."""
 
+    @abc.abstractmethod
     def frame_path(self, root: Path, row: ClipRow, number: int) -> Path:
-        raise NotImplementedError
+        """Defined by each layout."""
 
     def pattern(self, emotion: str, clip_index: int) -> str:
         """The AU pattern (a key of action_units.EMOTION_PATTERNS) for a native emotion."""
