@@ -23,12 +23,11 @@ DEMO_DIR ?= demo
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help install test lint format completions demo clean freeze doctor bench \
-        bench-face bench-flow bench-infer docs-figures synth-sheet
+.PHONY: help install test lint format completions demo clean freeze doctor bench docs-figures
 
 help:
 	@grep -E '^#   make' Makefile | sed 's/^#   //'
-	@echo "Targets: install test demo lint format completions bench doctor clean; tables: see TABLES in README"
+	@echo "Also: install lint format completions doctor bench docs-figures clean; paper tables: make tables-list"
 
 install: $(STAMP)
 
@@ -65,7 +64,14 @@ doctor: install
 	$(MERTOOL) doctor
 
 freeze: install
-	$(PIP) freeze --exclude-editable | grep -vE '^(cuda-|nvidia-|triton)' > constraints.txt.new && mv constraints.txt.new constraints.txt
+	{ sed -n '/^#/p' constraints.txt; $(PIP) freeze --exclude-editable | grep -vE '^(cuda-|nvidia-|triton)'; } \
+		> constraints.txt.new && mv constraints.txt.new constraints.txt
+
+# Speed and memory measurements (not timed tests); each writes bench-out/<name>.md.
+bench: bench-face bench-flow bench-apex bench-train bench-infer bench-detector
+
+# Figures in the docs, drawn by code from bundled photos and synthetic data.
+docs-figures: synth-sheet docs-rois
 
 clean:
 	rm -rf $(DEMO_DIR) .pytest_cache .cache build *.egg-info
