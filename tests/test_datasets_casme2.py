@@ -250,8 +250,9 @@ def test_unreadable_folder_is_a_clear_error_not_a_traceback(tmp_path, cli, monke
     """A PermissionError inside the tree (simulated: tests may run as root) names the path."""
     import os
 
-    import mertool.datasets.frames as frames
     from fixtures.mer_trees import build_casme2
+
+    import mertool.datasets.frames as frames
 
     root = build_casme2(tmp_path / "CASME2")
     clip = str(next((root / "CASME2_RAW_selected").glob("sub*/*")))

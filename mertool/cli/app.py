@@ -44,6 +44,7 @@ COMMAND_MODULES = (
     "models",
     "predict",
     "compare",
+    "tables",
 )
 
 

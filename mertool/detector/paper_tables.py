@@ -10,16 +10,17 @@ precision / recall / mAP@0.5 beside ours (plus our mAP@0.5:0.95 and WIDER easy/m
 The paper gives no training schedule; the defaults (100 epochs, 640 px, batch 16, from scratch:
 no pretrained weights offline) are ultralytics' and are written into the table.
 
-Table 4 also has a classifier row (SE-ResNet50 on RAF-DB), produced by the classifier table
-targets; this detector target writes that row's paper numbers with a marker instead of ours.
-The smoke twins write ``OUT/<target>-smoke.md``/``.csv`` from a small synthetic set in WIDER
-FACE's layout (1 epoch, 160 px): their numbers only show the code path runs.
+Table 4 also has a classifier row (SE-ResNet50 on RAF-DB): ``make table-000-4`` (``mertool
+tables run table-000-4``, :mod:`mertool.tables`) fills it from table-000-3's "ResNet50 + SE" run;
+this module alone writes that row's paper numbers with a marker instead of ours. The smoke twins
+write ``OUT/<target>-smoke.md``/``.csv`` from a small synthetic set in WIDER FACE's layout
+(1 epoch, 160 px): their numbers only show the code path runs. Both go through the shared report
+writer :func:`mertool.tables.report.write_files`.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import sys
 from pathlib import Path
@@ -34,9 +35,7 @@ ROWS = {
     "table-000-4": [("yolov8s-C2f-Star-CAA (WIDER FACE)", "yolov8s-c2f-star-caa")],
 }
 CLASSIFIER_ROW = "SE-ResNet50 (RAF-DB)"
-CLASSIFIER_MARKER = (
-    "not produced by this detector target: see the classifier table targets (ResNet50 + SE on RAF-DB)"
-)
+CLASSIFIER_MARKER = "not produced by this detector module: make table-000-4 RAFDB=... fills it from table-000-3's ResNet50 + SE run"
 HEADER = [
     "row",
     "model",
@@ -62,12 +61,48 @@ def _paper(target: str):
     return TABLES[target]
 
 
-def _f(v) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return "—" if v != v else f"{v:.4f}"
-    return str(v)
+def detector_row(
+    model: str,
+    data_yaml: Path,
+    work: Path,
+    epochs: int,
+    imgsz: int,
+    batch: int,
+    device: str,
+    seed: int,
+    workers: int = 0,
+) -> dict:
+    """Train detector ``model`` into ``work`` and evaluate its ``best.pt`` on the val split:
+    precision, recall, map50, map50_95, wider_easy/medium/hard (None without eval_tools), weights."""
+    from mertool.detector.evaluate import evaluate
+    from mertool.detector.train import train
+
+    result = train(
+        data_yaml,
+        work,
+        model=model,
+        epochs=epochs,
+        imgsz=imgsz,
+        batch=batch,
+        device=device,
+        seed=seed,
+        workers=workers,
+    )
+    ev = evaluate(result.best, data_yaml, imgsz=imgsz, batch=batch, device=device)
+    wider = ev.wider or {}
+    return {
+        "model": model,
+        "precision": ev.precision,
+        "recall": ev.recall,
+        "map50": ev.map50,
+        "map50_95": ev.map50_95,
+        "wider_easy": wider.get("easy"),
+        "wider_medium": wider.get("medium"),
+        "wider_hard": wider.get("hard"),
+        "epochs": epochs,
+        "imgsz": imgsz,
+        "weights": str(result.best),
+    }
 
 
 def run_rows(
@@ -81,94 +116,53 @@ def run_rows(
     seed: int,
     workers: int = 0,
 ) -> list[list]:
-    from mertool.detector.evaluate import evaluate
-    from mertool.detector.train import train
-
     paper = _paper(target)
     rows = []
     for row_name, model in ROWS[target]:
         p = paper.row(row_name).values
-        result = train(
-            data_yaml,
-            work / model,
-            model=model,
-            epochs=epochs,
-            imgsz=imgsz,
-            batch=batch,
-            device=device,
-            seed=seed,
-            workers=workers,
-        )
-        ev = evaluate(result.best, data_yaml, imgsz=imgsz, batch=batch, device=device)
-        wider = ev.wider or {}
+        r = detector_row(model, data_yaml, work / model, epochs, imgsz, batch, device, seed, workers)
         rows.append(
-            [
-                row_name,
-                model,
-                p[0],
-                p[1],
-                p[2],
-                ev.precision,
-                ev.recall,
-                ev.map50,
-                ev.map50_95,
-                wider.get("easy"),
-                wider.get("medium"),
-                wider.get("hard"),
-                epochs,
-                imgsz,
-                str(result.best),
+            [row_name, model, p[0], p[1], p[2]]
+            + [
+                r[k]
+                for k in (
+                    "precision",
+                    "recall",
+                    "map50",
+                    "map50_95",
+                    "wider_easy",
+                    "wider_medium",
+                    "wider_hard",
+                )
             ]
+            + [epochs, imgsz, r["weights"]]
         )
     if target == "table-000-4":
         p = paper.row(CLASSIFIER_ROW).values
-        rows.append(
-            [
-                CLASSIFIER_ROW,
-                "se-resnet50",
-                p[0],
-                p[1],
-                p[2],
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                CLASSIFIER_MARKER,
-            ]
-        )
+        rows.append([CLASSIFIER_ROW, "se-resnet50", p[0], p[1], p[2]] + [None] * 9 + [CLASSIFIER_MARKER])
     return rows
 
 
 def write_table(target: str, rows: list[list], out: Path, stem: str, setup: str) -> tuple[Path, Path]:
+    """``OUT/STEM.md`` (the first 12 columns) and ``OUT/STEM.csv`` (all), through the shared writer."""
+    from mertool.tables.report import write_files
+
     paper = _paper(target)
-    out.mkdir(parents=True, exist_ok=True)
-    csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
-    with csv_path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(HEADER)
-        for r in rows:
-            w.writerow(["" if v is None else v for v in r])
-    lines = [
-        f"# {stem}: paper 000 {paper.title}",
-        "",
-        setup,
-        "",
-        "| " + " | ".join(HEADER[:12]) + " |",
-        "|" + "---|" * 12,
-    ]
-    lines += ["| " + " | ".join(_f(v) for v in r[:12]) + " |" for r in rows]
-    notes = [r for r in rows if r[5] is None]
-    for r in notes:
-        lines += ["", f"{r[0]}: {r[-1]}."]
+    notes = [f"{r[0]}: {r[-1]}." for r in rows if r[5] is None]
     if paper.notes:
-        lines += ["", f"Paper's note: {paper.notes}"]
-    md_path.write_text("\n".join(lines) + "\n")
-    return md_path, csv_path
+        notes.append(f"Paper's note: {paper.notes}")
+    md, csv_path = write_files(
+        out,
+        stem,
+        HEADER,
+        rows,
+        title=f"{stem}: paper 000 {paper.title}",
+        smoke=stem.endswith("-smoke"),
+        preamble=[setup],
+        md_columns=12,
+        notes=[line for n in notes for line in ("", n)][1:] if notes else (),
+    )
+    return md, csv_path
 
 
 def main(argv: list[str] | None = None) -> int:

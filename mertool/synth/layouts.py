@@ -92,7 +92,7 @@ class Layout(abc.ABC):
     def write_annotation(self, root: Path, rows: list[ClipRow]) -> Path | None:
         return None
 
-    def write_extras(self, root: Path, rows: list[ClipRow], neutral_frames: dict[str, np.ndarray]) -> None:
+    def write_extras(self, root: Path, rows: list[ClipRow], neutral_frames: dict[str, np.ndarray]) -> None:  # noqa: B027 (optional hook)
         """Anything else the real layout has that readers must cope with (default: nothing)."""
 
     def encode(self, image: np.ndarray, quality: int) -> bytes:
@@ -334,7 +334,7 @@ class SmicLayout(Layout):
             raise RuntimeError("BMP encoding failed")
         return buf.tobytes()
 
-    def write_extras(self, root: Path, rows: list[ClipRow], neutral_frames: dict[str, np.ndarray]) -> None:
+    def write_extras(self, root: Path, rows: list[ClipRow], neutral_frames: dict[str, np.ndarray]) -> None:  # noqa: B027 (optional hook)
         """A 3-frame ``non_micro/`` clip for the first subject: present in the real tree, skipped
         by readers (it holds no micro-expression)."""
         if not rows:

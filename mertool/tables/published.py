@@ -33,7 +33,16 @@ class PaperTable:
         raise KeyError(name)
 
 
-_MEGC_COLS = ("Full UF1", "Full UAR", "SMIC UF1", "SMIC UAR", "CASME II UF1", "CASME II UAR", "SAMM UF1", "SAMM UAR")
+_MEGC_COLS = (
+    "Full UF1",
+    "Full UAR",
+    "SMIC UF1",
+    "SMIC UAR",
+    "CASME II UF1",
+    "CASME II UAR",
+    "SAMM UF1",
+    "SAMM UAR",
+)
 _OURS_004 = (0.7657, 0.7295, 0.6579, 0.6422, 0.8669, 0.8491, 0.7889, 0.7325)
 
 
@@ -232,7 +241,10 @@ TABLES: dict[str, PaperTable] = {
             "004",
             "T7 cost of attention",
             ("UF1", "UAR", "Params", "ms", "FLOPs"),
-            (_r("None", 0.7333, 0.6991, "3.273M", 54.713, "2.229G"), _r("All", 0.7657, 0.7295, "3.296M", 65.944, "2.231G")),
+            (
+                _r("None", 0.7333, 0.6991, "3.273M", 54.713, "2.229G"),
+                _r("All", 0.7657, 0.7295, "3.296M", 65.944, "2.231G"),
+            ),
         ),
         PaperTable(
             "table-004-8",

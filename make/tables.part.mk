@@ -1,0 +1,41 @@
+# The seed papers' tables, one target each (docs/tables.md; `mertool tables list`).
+#   make table-004-3 CASME2=/data/CASME2 SAMM=/data/SAMM SMIC=/data/SMIC   real run: results/table-004-3.md/.csv
+#   make table-004-3-smoke                     the same commands on tiny synthetic data (seconds)
+#   make tables-smoke                          all 17 smoke twins (CI runs this), a few minutes on 2 cores
+#   make tables-list                           every target, the dataset roots it needs, its rows
+# Dataset roots (only the ones a target needs): CASME2 SAMM SMIC CKPLUS RAFDB WIDERFACE.
+# Real targets resume: finished rows and folds under $(RESULTS)/ are kept (delete $(RESULTS)/runs to redo
+# them); prepared inputs are cached in $(RESULTS)/cache. Smoke twins recompute their runs every time.
+CASME2 ?=
+SAMM ?=
+SMIC ?=
+CKPLUS ?=
+RAFDB ?=
+WIDERFACE ?=
+RESULTS ?= results
+TABLES_DEVICE ?= auto
+TABLES_ARGS ?=
+
+TABLE_TARGETS := table-000-2 table-000-3 table-000-4 table-001-5 table-001-6 table-002-5 table-002-7 \
+	table-002-8 table-003-4 table-004-2 table-004-3 table-004-4 table-004-5 table-004-6 table-004-7 \
+	table-004-8 table-004-9
+TABLE_SMOKE_TARGETS := $(addsuffix -smoke,$(TABLE_TARGETS))
+TABLES_DATA = --data 'CASME2=$(CASME2)' --data 'SAMM=$(SAMM)' --data 'SMIC=$(SMIC)' --data 'CKPLUS=$(CKPLUS)' \
+	--data 'RAFDB=$(RAFDB)' --data 'WIDERFACE=$(WIDERFACE)'
+
+.PHONY: $(TABLE_TARGETS) $(TABLE_SMOKE_TARGETS) tables-smoke tables-list
+
+# A target whose variables are missing stops with the variable to set (mertool tables run says it).
+$(TABLE_TARGETS): install
+	$(MERTOOL) tables run $@ $(TABLES_DATA) --results $(RESULTS) --device $(TABLES_DEVICE) --resume $(TABLES_ARGS)
+
+$(TABLE_SMOKE_TARGETS): install
+	$(MERTOOL) tables run $(@:-smoke=) --smoke --results $(RESULTS) $(TABLES_ARGS) > /dev/null
+
+# One process for all 17 twins (their synthetic data and shared runs are made once).
+tables-smoke: install
+	$(MERTOOL) tables run $(TABLE_TARGETS) --smoke --results $(RESULTS) $(TABLES_ARGS) > /dev/null
+	@ls $(RESULTS)/*-smoke.md
+
+tables-list: install
+	$(MERTOOL) tables list
