@@ -211,6 +211,18 @@ def worker_context():
     return mp.get_context("spawn")
 
 
+def prestart_workers(workers: int) -> None:
+    """Start the forkserver (and its model loading, about a second) in the background now, so it
+    overlaps with reading the dataset; :func:`run_clips` then finds it running."""
+    if workers <= 1 or "forkserver" not in mp.get_all_start_methods():
+        return
+    import threading
+    from multiprocessing import forkserver
+
+    worker_context()
+    threading.Thread(target=forkserver.ensure_running, name="mertool-forkserver", daemon=True).start()
+
+
 def run_clips(jobs: list[tuple[ClipFrames, FaceOptions]], workers: int) -> Iterator[ClipResult]:
     """Results of :func:`process_clip` over ``jobs``, in completion order, on ``workers`` processes."""
     if workers <= 1 or len(jobs) <= 1:

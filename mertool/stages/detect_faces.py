@@ -180,6 +180,11 @@ def run(
     params = {**asdict(options), "dataset": dataset, "label_map": label_map}
     summary = FaceRunSummary()
 
+    from mertool.cli.common import resolve_workers
+    from mertool.face.clip import prestart_workers
+
+    n_workers = resolve_workers(workers)
+    prestart_workers(n_workers)  # model loading in the worker server overlaps with reading the input
     with ExitStack() as stack:
         src = None
         if is_raw_input(source):
@@ -201,9 +206,6 @@ def run(
             else:
                 todo.append(job)
         by_id = {job.clip.sample_id: job for job in todo}
-        from mertool.cli.common import resolve_workers
-
-        n_workers = resolve_workers(workers)
         stage_attrs = {S.A_FACE_SIZE: options.size, S.A_COLOR: options.color, S.A_DETECTOR: options.detector}
         with progress_task("detect-faces", len(todo)) as advance:
             for result in run_clips([(job.clip, options) for job in todo], n_workers):
