@@ -13,13 +13,15 @@ import typer
 from typer.core import TyperGroup
 
 from mertool import __version__
+from mertool.cli.common import help_text
 
 HELP = """\
 Facial micro-expression recognition, from datasets as shipped to honest LOSO numbers.
 
 Stages read and write HDF5 sample files and chain in a shell pipe:
 
-  mertool detect-faces casme2/ | mertool spot-apex | mertool crop-rois | mertool flow -o flow.h5
+  mertool detect-faces casme2/ | mertool spot-apex | mertool crop-rois \\
+    | mertool flow -o flow.h5
   mertool eval-loso flow.h5 --arch dfr-net -o results/
 
 A stage whose input is omitted or '-' reads HDF5 from stdin; one whose output is '-' (or omitted
@@ -71,7 +73,7 @@ class MertoolGroup(TyperGroup):
 app = typer.Typer(
     cls=MertoolGroup,
     name="mertool",
-    help=HELP,
+    help=help_text(HELP),
     no_args_is_help=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -100,6 +102,22 @@ def _root(
 
 for _name in COMMAND_MODULES:
     importlib.import_module(f"mertool.cli.{_name}").register(app)
+
+
+def _reflow(typer_app: typer.Typer) -> None:
+    """Help from docstrings is wrapped in the source; let the terminal wrap it instead."""
+    for info in typer_app.registered_commands:
+        text = info.help if isinstance(info.help, str) else (info.callback.__doc__ if info.callback else None)
+        if text:
+            info.help = help_text(text)
+    for group in typer_app.registered_groups:
+        if isinstance(group.help, str):
+            group.help = help_text(group.help)
+        if group.typer_instance is not None:
+            _reflow(group.typer_instance)
+
+
+_reflow(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -90,3 +90,16 @@ def print_summary(stage: str, done: int, failed: list[tuple[str, str]], skipped:
     err.print(line)
     for sid, reason in failed:
         err.print(f"  [red]✗[/] {escape(sid)}: {escape(reason)}")
+
+
+def help_text(text: str) -> str:
+    """Reflow a help string for rich: each prose paragraph becomes one line (the terminal wraps
+    it); indented example lines stay as they are."""
+    paragraphs = []
+    for para in text.strip().split("\n\n"):
+        lines = para.splitlines()
+        if all(line.startswith("  ") for line in lines):
+            paragraphs.append("\n".join(lines))
+        else:
+            paragraphs.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)

@@ -13,6 +13,8 @@ from typing import Any
 import typer
 from typer.core import TyperCommand
 
+from mertool.cli.common import help_text  # noqa: F401 (used by eval-loso, predict)
+
 # ------------------------------------------------------------------------------------------------
 # --preset NAME --help shows what the preset sets
 
@@ -58,19 +60,6 @@ class PresetHelpCommand(TyperCommand):
             table.add_row(setting, value, source)
         console.print(table)
         console.print("Any option given on the command line overrides the preset's value.")
-
-
-def help_text(text: str) -> str:
-    """Reflow a help string for rich: each prose paragraph becomes one line (the terminal wraps
-    it); indented example lines stay as they are."""
-    paragraphs = []
-    for para in text.strip().split("\n\n"):
-        lines = para.splitlines()
-        if all(line.startswith("  ") for line in lines):
-            paragraphs.append("\n".join(lines))
-        else:
-            paragraphs.append(" ".join(line.strip() for line in lines))
-    return "\n\n".join(paragraphs)
 
 
 # ------------------------------------------------------------------------------------------------
