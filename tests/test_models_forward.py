@@ -1,10 +1,10 @@
 """Forward and backward passes for every registry entry and a covering set of its options.
 
-The full cartesian product of options is large (dfr-net alone has 4 x 4 x 4 x 7 x 5 = 2240
-combinations), so each model is tested on a set that covers every value of every option at
-least once, and every pair of the options whose code paths interact (dfr-net: fusion x
-branches, stages x attention; resnet-abn: input x roi x abn x arcface). Inputs are small
-(16-40 px, batch 2) so the whole file runs in seconds.
+Here each model runs on a set that covers every value of every option at least once (numeric
+options included) and every pair of the options whose code paths interact (dfr-net: fusion x
+branches, stages x attention; resnet-abn: input x roi x abn x arcface), in seconds; the full
+products of the choice options run in test_models_combinations.py. Inputs are small (16-40 px,
+batch 2).
 """
 
 from __future__ import annotations
