@@ -137,7 +137,7 @@ def test_open_input_refuses_terminal_stdin(monkeypatch):
     monkeypatch.setattr(pipes, "stdin_is_terminal", lambda: True)
     with pytest.raises(StoreError, match="stdin is a terminal"):
         with open_input("-"):
-            pass
+            pytest.fail("a terminal on stdin must not be read as HDF5")
 
 
 def test_output_refuses_terminal(monkeypatch):

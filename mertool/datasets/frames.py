@@ -155,3 +155,15 @@ def read_image(path: str | Path, sample_id: str = "?", gray: bool = False) -> np
     if not gray:
         img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     return img
+
+
+def read_clip_folder(
+    folder: Path, root: Path, prefix: str | None = None
+) -> tuple[list[Path], list[int], list]:
+    """A clip folder's frames and numbers (:func:`list_frames`), with a Quirk for each stray file
+    in it (a ``Desktop - Shortcut.lnk``, a ``.DS_Store``), named relative to the dataset ``root``."""
+    from mertool.datasets.base import Quirk, relpath
+
+    frames, numbers, strays = list_frames(folder, prefix)
+    quirks = [Quirk(relpath(s, root), "stray file in a clip folder (not a frame); ignored") for s in strays]
+    return frames, numbers, quirks

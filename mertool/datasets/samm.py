@@ -18,9 +18,9 @@ import re
 from pathlib import Path
 
 from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import check_clip_frames, list_dir, list_frames
+from mertool.datasets.frames import check_clip_frames, list_dir, read_clip_folder
 from mertool.datasets.labels import megc2019_label, normalise_emotion
-from mertool.datasets.tables import Table, as_int, as_text, parse_aus
+from mertool.datasets.tables import Table, as_int, as_text, frame_cells, parse_aus
 from mertool.errors import DatasetError
 
 DATASET = "samm"
@@ -128,16 +128,10 @@ def read_samm(root: Path) -> DatasetRead:
             continue
         seen[sid] = row.number
 
-        onset, apex, offset = (as_int(row.get(c)) for c in (COL_ONSET, COL_APEX, COL_OFFSET))
-        for label, col, value in (
-            ("onset", COL_ONSET, onset),
-            ("apex", COL_APEX, apex),
-            ("offset", COL_OFFSET, offset),
-        ):
-            if value is None:
-                raw = row.get(col)
-                what = "blank" if raw is None else repr(raw)
-                note(f"{sid}: {label} frame is {what} (not a number); kept as missing")
+        cells, problems = frame_cells(row, {"onset": COL_ONSET, "apex": COL_APEX, "offset": COL_OFFSET})
+        onset, apex, offset = cells["onset"], cells["apex"], cells["offset"]
+        for problem in problems:
+            note(f"{sid}: {problem}")
         raw_emotion = row.get(COL_EMOTION)
         emotion = normalise_emotion(raw_emotion)
         if emotion is None:
@@ -152,9 +146,8 @@ def read_samm(root: Path) -> DatasetRead:
             )
             continue
         used.add(folder)
-        frames, numbers, strays = list_frames(folder)
-        for s in strays:
-            quirks.append(Quirk(relpath(s, root), "stray file in a clip folder (not a frame); ignored"))
+        frames, numbers, stray_quirks = read_clip_folder(folder, root)
+        quirks.extend(stray_quirks)
         if not frames:
             note(f"{sid}: clip folder {relpath(folder, root)} has no frames; sample skipped")
             continue

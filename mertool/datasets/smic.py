@@ -31,7 +31,7 @@ import re
 from pathlib import Path
 
 from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import check_clip_frames, list_dir, list_frames
+from mertool.datasets.frames import check_clip_frames, list_dir, read_clip_folder
 from mertool.datasets.labels import megc2019_label, normalise_emotion
 from mertool.datasets.tables import Table, as_int, as_text
 from mertool.errors import DatasetError
@@ -220,11 +220,8 @@ def read(root: Path, band: str = "HS", cropped: bool = False) -> DatasetRead:
                     )
                     continue
                 seen[sid] = cdir
-                frames, numbers, strays = list_frames(cdir, prefix)
-                for s in strays:
-                    quirks.append(
-                        Quirk(relpath(s, root), "stray file in a clip folder (not a frame); ignored")
-                    )
+                frames, numbers, stray_quirks = read_clip_folder(cdir, root, prefix)
+                quirks.extend(stray_quirks)
                 if not frames:
                     quirks.append(Quirk(rel, f"{sid}: clip folder has no frames; sample skipped"))
                     continue
@@ -409,9 +406,8 @@ def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
             )
             continue
         used.add(folder)
-        frames, numbers, strays = list_frames(folder)
-        for s in strays:
-            quirks.append(Quirk(relpath(s, root), "stray file in a clip folder (not a frame); ignored"))
+        frames, numbers, stray_quirks = read_clip_folder(folder, root)
+        quirks.extend(stray_quirks)
         if not frames:
             note(f"{sid}: clip folder {relpath(folder, root)} has no frames; sample skipped")
             continue

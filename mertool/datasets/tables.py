@@ -202,3 +202,20 @@ def parse_aus(raw: Cell) -> tuple[str, ...]:
         return ()
     tokens = re.split(r"\s*(?:\+|,|\bor\b|/)\s*", text)
     return tuple(t.strip() for t in tokens if t.strip() and t.strip() != "?")
+
+
+def frame_cells(row: Row, columns: dict[str, str]) -> tuple[dict[str, int | None], list[str]]:
+    """Frame numbers from a row's cells, ``{"onset": "OnsetFrame", ...}`` -> ``{"onset": 46, ...}``.
+
+    A blank cell or text (an apex written ``/``) stays missing, never guessed; the second value
+    says which, one message per missing cell, for the reader's quirks.
+    """
+    values: dict[str, int | None] = {}
+    problems: list[str] = []
+    for label, column in columns.items():
+        values[label] = as_int(row.get(column))
+        if values[label] is None:
+            raw = row.get(column)
+            what = "blank" if raw is None else repr(raw)
+            problems.append(f"{label} frame is {what} (not a number); kept as missing")
+    return values, problems
