@@ -16,7 +16,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +31,20 @@ class StageSpec:
     name: str
     run: Callable[..., Any]
     requires: tuple[str, ...]
+    #: options when the stage runs implicitly, because a later stage needs its output
+    chain_options: dict[str, Any] = field(default_factory=dict)
 
 
 _STAGES: dict[str, StageSpec] = {}
 
 
-def register_stage(name: str, run: Callable[..., Any], requires: tuple[str, ...] = ()) -> None:
-    _STAGES[name] = StageSpec(name, run, tuple(requires))
+def register_stage(
+    name: str,
+    run: Callable[..., Any],
+    requires: tuple[str, ...] = (),
+    chain_options: dict[str, Any] | None = None,
+) -> None:
+    _STAGES[name] = StageSpec(name, run, tuple(requires), dict(chain_options or {}))
 
 
 def _load_stages() -> None:
@@ -49,6 +56,11 @@ def stage(name: str) -> StageSpec:
     if name not in _STAGES:
         raise MertoolError(f"stage {name!r} is not available in this installation")
     return _STAGES[name]
+
+
+def requirements(name: str) -> tuple[str, ...]:
+    """The stages ``name`` needs before it (what its command passes to :func:`prepared_input`)."""
+    return stage(name).requires
 
 
 def is_raw_input(arg: str | Path | None) -> bool:
@@ -114,6 +126,6 @@ def prepared_input(
             if current is None:
                 stage(name).run(Path(arg), out, **(raw_options or {}))  # type: ignore[arg-type]
             else:
-                stage(name).run(current, out)
+                stage(name).run(current, out, **stage(name).chain_options)
             current = out
         yield stack.enter_context(SampleFile(current))  # type: ignore[arg-type]

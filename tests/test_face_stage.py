@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from fixtures.face_clips import FACE_CASME2_ROWS, build_face_casme2, face_frame, write_clip
 
+from mertool.errors import SampleError
 from mertool.store import SampleFile, SampleWriter
 from mertool.store import schema as S
 
@@ -133,7 +134,7 @@ def test_shell_pipe_detect_faces_into_crop_rois(synth_casme2, tmp_path, mertool_
     proc = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     with SampleFile(out) as sf:
-        assert sf.stages_done == ["detect-faces", "crop-rois"]
+        assert sf.stages_done == ["detect-faces", "spot-apex", "crop-rois"]
         assert sf.ids() == synth_casme2.ids and all(r.ok for r in sf.records())
         for rec in sf.records():
             assert not rec.has(S.D_FRAMES)  # the per-frame array is dropped by default
@@ -152,20 +153,36 @@ def test_shell_pipe_detect_faces_into_crop_rois(synth_casme2, tmp_path, mertool_
             assert np.abs(eyes - [64, 0.34 * 128]).max() < 3.0
 
 
-def test_crop_rois_fails_a_sample_without_apex_with_advice(faces_h5, tmp_path, cli):
+def test_crop_rois_on_a_faces_file_spots_a_missing_apex_first(faces_h5, tmp_path, cli):
+    """The chain runs spot-apex with the label where there is one, D&C-RoIs where not."""
     res = cli("crop-rois", faces_h5, "-o", tmp_path / "rois.h5")
     assert res.exit_code == 0, res.stderr
-    assert "no apex: run mertool spot-apex first" in res.stderr  # sub02/EP03_01's apex is '/'
+    assert "running spot-apex" in res.stderr
     with SampleFile(tmp_path / "rois.h5") as sf:
-        assert not sf.record("casme2/sub02/EP03_01").ok
+        odd = sf.record("casme2/sub02/EP03_01")  # its apex is written '/' in the sheet
+        assert (
+            odd.ok
+            and "apex" not in odd.attrs
+            and odd.attrs[S.A_APEX_SPOTTED] in list(odd.array(S.D_FRAME_NUMBERS))
+        )
+        assert odd.attrs[S.A_APEX_METHOD] == "dc-rois"
         rec = sf.record("casme2/sub01/EP01_01")
-        assert list(rec.array(S.D_CROP_FRAME_NUMBERS)) == [
-            1,
-            2,
-            4,
-        ]  # onset, nearest (1+4)/2 (tie: earlier), apex
-    res = cli("crop-rois", faces_h5, "-o", tmp_path / "stop.h5", "--on-error", "fail")
-    assert res.exit_code == 2 and "casme2/sub02/EP03_01" in res.stderr
+        assert rec.attrs[S.A_APEX_SPOTTED] == rec.attrs["apex"] == 4 and rec.attrs[S.A_APEX_METHOD] == "label"
+        # onset, nearest (1+4)/2 (tie: earlier), apex
+        assert list(rec.array(S.D_CROP_FRAME_NUMBERS)) == [1, 2, 4]
+
+
+def test_crop_rois_without_an_apex_fails_the_sample_with_advice(faces_h5, tmp_path):
+    """The stage itself, given a clip with no apex at all, marks it failed and says what to do."""
+    from mertool.stages.crop_rois import run
+
+    run(faces_h5, tmp_path / "rois.h5")
+    with SampleFile(tmp_path / "rois.h5") as sf:
+        odd = sf.record("casme2/sub02/EP03_01")
+        assert not odd.ok and "no apex: run mertool spot-apex first" in odd.attrs[S.A_ERROR]
+        assert sf.record("casme2/sub01/EP01_01").ok
+    with pytest.raises(SampleError, match="casme2/sub02/EP03_01"):
+        run(faces_h5, tmp_path / "stop.h5", on_error="fail")
 
 
 def test_crop_rois_prefers_the_spotted_apex_and_resizes(faces_h5, tmp_path, cli):
@@ -221,7 +238,7 @@ def test_crop_rois_takes_a_dataset_root(tree, tmp_path, cli):
     res = cli("crop-rois", tree, "-o", out, "--regions", "au5", "-j", "1", "--on-error", "skip")
     assert res.exit_code == 0, res.stderr
     with SampleFile(out) as sf:
-        assert sf.stages_done == ["detect-faces", "crop-rois"]
+        assert sf.stages_done == ["detect-faces", "spot-apex", "crop-rois"]
         assert sf.record("casme2/sub01/EP01_01").array("crops/au5").shape == (3, 5, 64, 64, 3)
 
 

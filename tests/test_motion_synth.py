@@ -66,12 +66,14 @@ def test_flow_on_a_dataset_root_beats_zero_flow_inside_the_moving_regions(synth_
     assert json.loads(r.stdout)["done"] == len(synth_casme2.ids)
     ours, zero = [], []
     with SampleFile(out) as sf:
-        assert sf.stages_done == ["detect-faces", "flow"]
+        assert sf.stages_done == ["detect-faces", "spot-apex", "flow"]
         for sid in sf.ids():
             rec = sf.record(sid)
             params = rec.get(S.A_FLOW_PARAMS_JSON)
             clip = T.load_clip(synth_casme2.truth, sid)
-            assert params["apex_from"] == "apex" and params["apex_frame"] == clip["attrs"]["true_apex"]
+            # spot-apex ran first on the root and took the sheet's apex (== the true apex here)
+            assert rec.get(S.A_APEX_METHOD) == "label" and params["apex_from"] == "apex_spotted"
+            assert params["apex_frame"] == clip["attrs"]["true_apex"]
             size = int(rec.get(S.A_FACE_SIZE))
             a = rec.array(S.D_ALIGN_MATRIX)
             truth = T.flow_in_crop(clip[T.D_FLOW], a, a, size)

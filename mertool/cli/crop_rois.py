@@ -61,9 +61,10 @@ def crop_rois(
     paper 002's 5 AU regions and paper 004's 3 D&C RoIs, at the onset, middle and apex frames.
 
     Region boxes come from the landmarks (docs/face.md draws them) and are placed once per
-    clip, so the motion between the cut frames stays inside each box. Given a dataset root,
-    detect-faces runs first with its defaults. A sample without an apex (SMIC) fails with
-    advice unless spot-apex ran before.
+    clip, so the motion between the cut frames stays inside each box. The apex is the one
+    spot-apex chose; given a dataset root or a detect-faces file, detect-faces and spot-apex
+    run first (spot-apex taking the dataset's apex label, and D&C-RoIs where there is none,
+    as for SMIC).
 
     Examples:
 
@@ -73,14 +74,14 @@ def crop_rois(
 
       mertool crop-rois CASME2/ --frames onset,apex -o rois.h5
     """
-    from mertool.pipeline import prepared_input
+    from mertool.pipeline import prepared_input, requirements
     from mertool.stages.crop_rois import parse_roles, parse_sets, run
     from mertool.store import schema as S
 
     parse_sets(regions)  # fail on a typo before any face is detected
     parse_roles(frames)
     raw = {"dataset": dataset, "label_map": label_map, "workers": workers}
-    with prepared_input(input, (S.STAGE_FACES,), raw_options=raw) as sf:
+    with prepared_input(input, requirements(S.STAGE_ROIS), raw_options=raw) as sf:
         run(
             sf,
             output,

@@ -49,7 +49,8 @@ HELP = (
     "and [bold]farneback[/] (much faster; see docs/motion.md for their error). --tvl1-* options "
     "override single TV-L1 parameters. Clips run in parallel across the cores.\n\n"
     "Input: an HDF5 file from an earlier stage, '-' for stdin, or a dataset root (detect-faces "
-    "runs first). Output: the samples with the arrays flow, strain, diff, onset_image, "
+    "and spot-apex run first where missing, spot-apex taking the dataset's apex label, D&C-RoIs "
+    "where there is none). Output: the samples with the arrays flow, strain, diff, onset_image, "
     "apex_image.\n\n"
     "Examples:\n\n"
     "  mertool flow casme2/ -o flow.h5\n"
@@ -100,8 +101,9 @@ def flow(
     from mertool.console import info
     from mertool.errors import MertoolError
     from mertool.motion import optical_flow as of
-    from mertool.pipeline import prepared_input
+    from mertool.pipeline import prepared_input, requirements
     from mertool.stages.flow import FlowOptions, process
+    from mertool.store import schema as S
     from mertool.store.pipes import STDIO
 
     if json_out and (output is None or output == STDIO):
@@ -137,7 +139,7 @@ def flow(
         preset=name, params=params, size=size, strain=strain.value, normalization=normalize.value
     )
     raw = {k: v for k, v in {"dataset": dataset, "label_map": label_map}.items() if v is not None}
-    with prepared_input(input, ("detect-faces",), raw_options=raw) as sf:
+    with prepared_input(input, requirements(S.STAGE_FLOW), raw_options=raw) as sf:
         report = process(
             sf,
             output,

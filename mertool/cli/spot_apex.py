@@ -80,8 +80,9 @@ def spot_apex(
     from mertool.console import info
     from mertool.errors import MertoolError
     from mertool.motion.apex import ApexOptions
-    from mertool.pipeline import prepared_input
+    from mertool.pipeline import prepared_input, requirements
     from mertool.stages.spot_apex import process
+    from mertool.store import schema as S
     from mertool.store.pipes import STDIO, stdout_is_terminal
 
     write = True
@@ -103,7 +104,7 @@ def spot_apex(
         boxes=boxes.value,
     )
     raw = {k: v for k, v in {"dataset": dataset, "label_map": label_map}.items() if v is not None}
-    with prepared_input(input, ("detect-faces",), raw_options=raw) as sf:
+    with prepared_input(input, requirements(S.STAGE_APEX), raw_options=raw) as sf:
         report = process(
             sf,
             output,

@@ -353,4 +353,4 @@ def run(
     return summary
 
 
-register_stage(S.STAGE_ROIS, run, requires=(S.STAGE_FACES,))
+register_stage(S.STAGE_ROIS, run, requires=(S.STAGE_FACES, S.STAGE_APEX))

@@ -433,4 +433,4 @@ def run(source: str | Path, output: str | Path, **kwargs: Any) -> FlowReport:
         return process(sf, output, **kwargs)
 
 
-register_stage(S.STAGE_FLOW, run, requires=(S.STAGE_FACES,))
+register_stage(S.STAGE_FLOW, run, requires=(S.STAGE_FACES, S.STAGE_APEX))

@@ -278,4 +278,11 @@ def run(source: str | Path, output: str | Path, **kwargs: Any) -> SpotReport:
         return process(sf, output, **kwargs)
 
 
-register_stage(S.STAGE_APEX, run, requires=(S.STAGE_FACES,))
+# Run implicitly (a later stage needs an apex): the dataset's label where it has one, D&C-RoIs
+# where it has none (SMIC), as paper 004 does; no comparison report.
+register_stage(
+    S.STAGE_APEX,
+    run,
+    requires=(S.STAGE_FACES,),
+    chain_options={"method": "label", "fallback": "dc-rois", "compare": ()},
+)

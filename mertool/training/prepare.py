@@ -3,9 +3,10 @@
 ``train``, ``eval-loso`` and ``predict`` take a flow-stage (or crop-rois) sample file, an earlier
 stage's file, or a dataset root / frames folder / video. Missing stages run first, in pipeline
 order, into temporary files: detect-faces, spot-apex, then crop-rois (crop inputs) and/or flow
-(flow inputs). For ``predict``, the stages replay the settings recorded in the model file (the
-flow options of the samples it trained on, and the face size, colour and region settings of the
-training file's history), so a clip is prepared the way the training data was.
+(flow inputs), each with its chaining options (spot-apex: the dataset's apex label, D&C-RoIs
+where there is none). For ``predict``, the stages replay the settings recorded in the model file
+(the flow options of the samples it trained on, and the face size, colour, apex method and region
+settings of the training file's history), so a clip is prepared the way the training data was.
 """
 
 from __future__ import annotations
@@ -64,9 +65,14 @@ def flow_options(record: dict[str, Any] | None):
     )
 
 
-def _kwargs(name: str, runner, replay: dict[str, Any], flow_record, dataset: str | None) -> dict[str, Any]:
-    accepted = set(inspect.signature(runner).parameters)
-    kw: dict[str, Any] = {}
+def _kwargs(name: str, replay: dict[str, Any], flow_record, dataset: str | None) -> dict[str, Any]:
+    """The stage's own chaining options (:func:`mertool.pipeline.register_stage`), then what the
+    model file recorded on top."""
+    from mertool.pipeline import stage as get_stage
+
+    spec = get_stage(name)
+    accepted = set(inspect.signature(spec.run).parameters)
+    kw: dict[str, Any] = dict(spec.chain_options)
     for key in REPLAY.get(name, ()):
         if key in replay and key in accepted and replay[key] is not None:
             v = replay[key]
@@ -75,6 +81,24 @@ def _kwargs(name: str, runner, replay: dict[str, Any], flow_record, dataset: str
         kw["dataset"] = dataset
     if name == S.STAGE_FLOW and flow_record:
         kw["options"] = flow_options(flow_record)
+    if name == S.STAGE_APEX and replay:
+        kw.update(apex_replay(replay))
+    return kw
+
+
+def apex_replay(recorded: dict[str, Any]) -> dict[str, Any]:
+    """spot-apex keyword arguments from its recorded parameters: the same method, fallback and
+    D&C-RoIs settings, so new clips get their apex the way the training clips did."""
+    from dataclasses import fields
+
+    from mertool.motion.apex import ApexOptions
+
+    kw: dict[str, Any] = {"compare": ()}
+    if recorded.get("method"):
+        kw["method"] = recorded["method"]
+        kw["fallback"] = recorded.get("fallback")
+    known = {f.name for f in fields(ApexOptions)}
+    kw["options"] = ApexOptions(**{k: v for k, v in recorded.items() if k in known})
     return kw
 
 
@@ -123,7 +147,7 @@ def prepared_samples(
             if name in done:
                 continue
             runner = get_stage(name).run
-            kw = _kwargs(name, runner, (stage_params or {}).get(name, {}), flow_record, dataset)
+            kw = _kwargs(name, (stage_params or {}).get(name, {}), flow_record, dataset)
             out = tmp / f"{name}.h5"
             info(f"[dim]running {name} first{' with the recorded settings' if kw else ''}[/]")
             runner(current, out, **kw)
