@@ -14,7 +14,7 @@ with their defaults into temporary files.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,27 +105,45 @@ def prepared_input(
 
     ``raw_options`` go to ``detect-faces`` when ``arg`` is a dataset root (e.g. ``dataset``).
     """
+    chain = _missing([], requires)
+    with chained(arg, chain, {chain[0]: raw_options or {}} if chain else None) as sf:
+        yield sf
+
+
+@contextmanager
+def chained(
+    arg: str | Path | None,
+    chain: Sequence[str],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    ready: Callable[[SampleFile], bool] | None = None,
+    settings_name: str = "the given settings",
+) -> Iterator[SampleFile]:
+    """Open ``arg`` with the stages of ``chain`` (in order) done, running the missing ones into
+    temporary files: each with its ``chain_options`` (:func:`register_stage`) updated by
+    ``options[stage]``. ``ready(file)`` may say a file needs nothing more (its outputs are there
+    although its history does not list the stage); ``settings_name`` says where ``options`` came
+    from in the progress message."""
     from mertool.console import info
 
+    given = dict(options or {})
     with ExitStack() as stack:
         tmpdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mertool-chain-")))
         if is_raw_input(arg):
             done: list[str] = []
-            current: Path | None = None
+            current = Path(arg)  # type: ignore[arg-type]
         else:
             sf = stack.enter_context(open_input(arg))
             done = sf.stages_done
-            todo = _missing(done, requires)
-            if not todo:
+            if all(name in done for name in chain) or (ready is not None and ready(sf)):
                 yield sf
                 return
             current = sf.path
-        for name in _missing(done, requires):
+        for name in chain:
+            if name in done:
+                continue
+            extra = dict(given.get(name) or {})
+            info(f"[dim]running {name} first with {settings_name if extra else 'its defaults'}[/]")
             out = tmpdir / f"{name}.h5"
-            info(f"[dim]running {name} with its defaults first[/]")
-            if current is None:
-                stage(name).run(Path(arg), out, **(raw_options or {}))  # type: ignore[arg-type]
-            else:
-                stage(name).run(current, out, **stage(name).chain_options)
+            stage(name).run(current, out, **{**stage(name).chain_options, **extra})
             current = out
-        yield stack.enter_context(SampleFile(current))  # type: ignore[arg-type]
+        yield stack.enter_context(SampleFile(current))

@@ -12,13 +12,12 @@ settings of the training file's history), so a clip is prepared the way the trai
 from __future__ import annotations
 
 import inspect
-import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mertool.store import SampleFile, open_input
+from mertool.store import SampleFile
 from mertool.store import schema as S
 
 #: Recorded stage parameters that are safe to replay (name in the stage's params -> runner kwarg).
@@ -66,13 +65,12 @@ def flow_options(record: dict[str, Any] | None):
 
 
 def _kwargs(name: str, replay: dict[str, Any], flow_record, dataset: str | None) -> dict[str, Any]:
-    """The stage's own chaining options (:func:`mertool.pipeline.register_stage`), then what the
-    model file recorded on top."""
+    """What the model file recorded for stage ``name`` (on top of the stage's own chaining
+    options, :func:`mertool.pipeline.register_stage`)."""
     from mertool.pipeline import stage as get_stage
 
-    spec = get_stage(name)
-    accepted = set(inspect.signature(spec.run).parameters)
-    kw: dict[str, Any] = dict(spec.chain_options)
+    accepted = set(inspect.signature(get_stage(name).run).parameters)
+    kw: dict[str, Any] = {}
     for key in REPLAY.get(name, ()):
         if key in replay and key in accepted and replay[key] is not None:
             v = replay[key]
@@ -127,29 +125,15 @@ def prepared_samples(
     dataset: str | None = None,
 ) -> Iterator[SampleFile]:
     """Yield an open sample file that has ``stage`` done (see module docstring)."""
-    from mertool.console import info
-    from mertool.pipeline import is_raw_input
-    from mertool.pipeline import stage as get_stage
+    from mertool.pipeline import chained
 
-    with ExitStack() as stack:
-        if is_raw_input(arg):
-            done: list[str] = []
-            current: Path = Path(arg)  # type: ignore[arg-type]
-        else:
-            sf = stack.enter_context(open_input(arg))
-            if stage in sf.stages_done or _has_outputs(sf, stage):
-                yield sf
-                return
-            done = sf.stages_done
-            current = sf.path
-        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mertool-prepare-")))
-        for name in stage_chain(stage, recorded_stages):
-            if name in done:
-                continue
-            runner = get_stage(name).run
-            kw = _kwargs(name, (stage_params or {}).get(name, {}), flow_record, dataset)
-            out = tmp / f"{name}.h5"
-            info(f"[dim]running {name} first{' with the recorded settings' if kw else ''}[/]")
-            runner(current, out, **kw)
-            current = out
-        yield stack.enter_context(SampleFile(current))
+    chain = stage_chain(stage, recorded_stages)
+    options = {
+        name: _kwargs(name, (stage_params or {}).get(name, {}), flow_record, dataset) for name in chain
+    }
+
+    def ready(sf: SampleFile) -> bool:
+        return stage in sf.stages_done or _has_outputs(sf, stage)
+
+    with chained(arg, chain, options, ready, settings_name="the recorded settings") as sf:
+        yield sf
