@@ -131,3 +131,15 @@ def test_error_summary_frames_and_ms():
     assert s["middle"]["median_frames"] == pytest.approx(15.0)
     assert s["middle"]["within_10"] == pytest.approx(0.5)
     assert s["middle"]["mean_signed_frames"] == pytest.approx(15.0)
+
+
+def test_a_still_image_is_its_own_labelled_apex_but_cannot_be_spotted():
+    """RAF-DB-like samples: one frame, labelled apex = that frame. `label` takes it; a spotting
+    method has no onset..offset window to search and says so."""
+    from mertool.errors import SampleError
+
+    frame = np.zeros((1, 32, 32), np.uint8)
+    clip = Clip("rafdb/train/x", frame, np.array([0]), np.zeros((1, 68, 2), np.float32), onset=0, apex=0)
+    assert spot_apex(clip, "label").frame == 0
+    with pytest.raises(SampleError, match="1 frame"):
+        spot_apex(clip, "middle")

@@ -206,7 +206,8 @@ def spot_label(clip: Clip, options: ApexOptions = ApexOptions()) -> ApexResult:
             "no labelled apex (the annotation has none for this clip, e.g. SMIC)",
             hint="spot it instead (--method dc-rois) or add --fallback dc-rois",
         )
-    window(clip)
+    # only the labelled frame must exist: a still image (RAF-DB) is its own apex, and spotting
+    # methods, not the label, need an onset..offset window to search
     index = frame_index(clip.frame_numbers, clip.apex, clip.id, "labelled apex")
     return ApexResult("label", index, int(clip.apex))
 
