@@ -146,6 +146,15 @@ class DatasetRead:
 
 @dataclass(frozen=True)
 class ReaderSpec:
+    """One registered reader.
+
+    ``detect(root)`` says whether auto-detection picks this reader for ``root`` (variants such as
+    a cropped release step aside when the main reader applies); ``accepts(root)`` whether the
+    reader can read ``root`` at all (defaults to ``detect``), which is what finds the root below a
+    given folder when ``--dataset`` names the reader. ``title`` is the name people know
+    (``CASME II``), for messages.
+    """
+
     name: str
     description: str
     detect: Callable[[Path], bool]
@@ -153,6 +162,15 @@ class ReaderSpec:
     label_maps: tuple[str, ...] = ("native",)
     default_label_map: str = "native"
     aliases: tuple[str, ...] = ()
+    title: str = ""
+    accepts: Callable[[Path], bool] | None = None
+
+    def can_read(self, root: Path) -> bool:
+        """``accepts(root)`` (``detect`` when the reader has none); an unreadable folder is False."""
+        try:
+            return bool((self.accepts or self.detect)(root))
+        except OSError:
+            return False
 
 
 _REGISTRY: dict[str, ReaderSpec] = {}
@@ -165,12 +183,26 @@ def register(
     label_maps: Iterable[str] = ("native",),
     default_label_map: str = "native",
     aliases: Iterable[str] = (),
+    title: str | None = None,
+    accepts: Callable[[Path], bool] | None = None,
 ) -> Callable[[Callable[[Path], DatasetRead]], Callable[[Path], DatasetRead]]:
-    """Decorator registering a reader function ``read(root) -> DatasetRead``."""
+    """Decorator registering a reader function ``read(root) -> DatasetRead``.
+
+    ``title`` is the dataset's usual name for messages (default: ``name``); ``accepts`` is given
+    by readers whose ``detect`` deliberately says no to roots they can read (see :class:`ReaderSpec`).
+    """
 
     def deco(read: Callable[[Path], DatasetRead]) -> Callable[[Path], DatasetRead]:
         spec = ReaderSpec(
-            name, description, detect, read, tuple(label_maps), default_label_map, tuple(aliases)
+            name,
+            description,
+            detect,
+            read,
+            tuple(label_maps),
+            default_label_map,
+            tuple(aliases),
+            title or name,
+            accepts,
         )
         _REGISTRY[name] = spec
         return read
@@ -210,39 +242,89 @@ def _safe_detect(spec: ReaderSpec, root: Path) -> bool:
         return False
 
 
-def open_dataset(root: str | Path, name: str | None = None) -> DatasetRead:
-    """Read a dataset root, auto-detecting which dataset it is unless ``name`` is given."""
-    root = Path(root)
+def title(name: str) -> str:
+    """The dataset's usual name (``CASME II``) for a reader name; the name itself when unknown."""
+    spec = readers().get(name)
+    return spec.title if spec is not None else name
+
+
+def _check_folder(root: Path) -> None:
     if not root.exists():
         raise DatasetError(f"{root}: no such folder", hint="give the folder the dataset was unpacked into")
     if not root.is_dir():
         raise DatasetError(f"{root} is not a folder", hint="give the dataset's root folder")
+
+
+def resolve_root(root: str | Path, name: str | None = None) -> tuple[ReaderSpec, Path]:
+    """The reader for ``root`` and the folder it reads: ``root`` itself, or the one dataset below it.
+
+    Without ``name`` the dataset is auto-detected; when nothing recognises ``root`` itself, its
+    subfolders are searched (two levels, :mod:`mertool.datasets.discovery`) so the folder a
+    dataset was unzipped into (``~/data`` holding ``SMIC/``) or ``mertool synth``'s output
+    (holding ``CASME2/``) works too. With ``name`` the same search looks for a folder that reader
+    can read. Several datasets below, or a folder that fits several readers, raise a
+    :class:`DatasetError` listing the folders and ``--dataset`` names to use.
+    """
+    from mertool.datasets import discovery
+
+    root = Path(root)
+    _check_folder(root)
     if name:
         spec = get_reader(name)
-    else:
-        found = detect_dataset(root)
-        if not found:
-            if not any(root.iterdir()):
-                raise DatasetError(f"{root} is empty", hint="give the folder the dataset was unpacked into")
-            raise DatasetError(
-                f"{root} does not look like any supported dataset",
-                hint="check the root (mertool datasets list shows the layouts) or name it with --dataset",
-            )
-        if len(found) > 1:
-            raise DatasetError(
-                f"{root} matches several datasets: {', '.join(found)}", hint="pick one with --dataset NAME"
-            )
-        spec = get_reader(found[0])
+        if spec.can_read(root):
+            return spec, root
+        search = discovery.datasets_below(root, lambda d: (spec.name,) if spec.can_read(d) else ())
+        if len(search.found) > 1:
+            raise discovery.several_error(root, search.found, title)
+        # nothing below: the reader reads ``root`` and says what it misses there
+        return spec, search.found[0].path if search.found else root
+    found = detect_dataset(root)
+    if len(found) > 1:
+        raise discovery.ambiguous_error(root, found, title)
+    if found:
+        return get_reader(found[0]), root
+    search = discovery.datasets_below(root, detect_dataset)
+    if len(search.found) > 1:
+        raise discovery.several_error(root, search.found, title)
+    if search.found:
+        (below,) = search.found
+        if len(below.names) > 1:
+            raise discovery.ambiguous_error(below.path, below.names, title)
+        return get_reader(below.names[0]), below.path
+    if not any(root.iterdir()):
+        raise DatasetError(f"{root} is empty", hint="give the folder the dataset was unpacked into")
+    searched = (
+        f"the first {search.looked_at} of its subfolders"
+        if search.cut_short
+        else f"its subfolders ({discovery.MAX_DEPTH} levels)"
+    )
+    raise DatasetError(
+        f"{root} does not look like any supported dataset, nor does any of {searched}",
+        hint="check the root (mertool datasets list shows the layouts) or name it with --dataset",
+    )
+
+
+def open_dataset(root: str | Path, name: str | None = None) -> DatasetRead:
+    """Read a dataset root, auto-detecting which dataset it is unless ``name`` is given.
+
+    The root may also be the folder holding the dataset (see :func:`resolve_root`); the message
+    ``found CASME II at .../CASME2; reading it`` then says which folder is read.
+    """
+    from mertool.console import info
+
+    spec, where = resolve_root(root, name)
+    if where != Path(root):
+        info(f"found {spec.title} at {where}; reading it")
     try:
-        result = spec.read(root)
+        result = spec.read(where)
     except PermissionError as exc:
         raise DatasetError(
-            f"{exc.filename or root}: permission denied while reading the {spec.name} dataset",
-            hint=f"make the tree readable, e.g. chmod -R u+rX {root}",
+            f"{exc.filename or where}: permission denied while reading the {spec.name} dataset",
+            hint=f"make the tree readable, e.g. chmod -R u+rX {where}",
         ) from exc
     if not result.samples:
         raise DatasetError(
-            f"{root}: the {spec.name} reader found no samples",
+            f"{where}: the {spec.name} reader found no samples",
             hint="; ".join(str(q) for q in result.quirks[:5]) or "check the root folder",
         )
     return result

@@ -82,6 +82,7 @@ def _children(folder: Path) -> dict[str, Path]:
     detect,
     label_maps=("native",),
     aliases=("casme1", "casme-i"),
+    title="CASME",
 )
 def read(root: Path) -> DatasetRead:
     root = Path(root)

@@ -132,6 +132,7 @@ def detect_cropped(root: Path) -> bool:
     detect_raw,
     label_maps=LABEL_MAPS,
     aliases=("casme2-raw",),
+    title="CASME II",
 )
 def read_casme2(root: Path) -> DatasetRead:
     return read(Path(root), cropped=False)
@@ -143,6 +144,8 @@ def read_casme2(root: Path) -> DatasetRead:
     "auto-detected only when the root has no raw folder",
     detect_cropped,
     label_maps=LABEL_MAPS,
+    title="CASME II (cropped)",
+    accepts=lambda root: bool(find_sheets(root)) and bool(find_frames_dirs(root, cropped=True)),
 )
 def read_casme2_cropped(root: Path) -> DatasetRead:
     return read(Path(root), cropped=True)

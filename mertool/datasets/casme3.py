@@ -73,6 +73,7 @@ def detect(root: Path) -> bool:
     detect,
     label_maps=("native",),
     aliases=("casme3a", "cas(me)^3"),
+    title="CAS(ME)^3 part A",
 )
 def read(root: Path) -> DatasetRead:
     root = Path(root)

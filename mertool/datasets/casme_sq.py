@@ -64,6 +64,7 @@ def _read_all(root: Path) -> DatasetRead:
     detect,
     label_maps=("native",),
     aliases=("casme^2", "casme_sq", "casme2-sq"),
+    title="CAS(ME)^2",
 )
 def read(root: Path) -> DatasetRead:
     return _read(Path(root), ("micro",), NAME)
@@ -75,6 +76,8 @@ register(
     "CAS(ME)^2 micro- and macro-expressions (attribute variant = micro/macro); by --dataset only",
     lambda root: False,
     label_maps=("native",),
+    title="CAS(ME)^2 (micro and macro)",
+    accepts=detect,
 )(_read_all)
 
 

@@ -100,6 +100,7 @@ def _labels(emotion: str | None) -> dict[str, str | None]:
     label_maps=("ckplus-7", "ckplus-8", "native"),
     default_label_map="ckplus-7",
     aliases=("ck+", "ck"),
+    title="CK+",
 )
 def read(root: Path) -> DatasetRead:
     root = Path(root)

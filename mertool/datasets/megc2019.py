@@ -106,6 +106,8 @@ def find_list(root: Path) -> list[Path]:
     label_maps=("megc2019", "native"),
     default_label_map=LABEL_MAP,
     aliases=("megc",),
+    title="MEGC2019 composite",
+    accepts=lambda root: bool(find_parts(root)[0]),
 )
 def read_megc2019(root: Path) -> DatasetRead:
     root = Path(root)

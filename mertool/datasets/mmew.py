@@ -54,6 +54,7 @@ def side_prefix(token: str) -> str:
     "MMEW micro-expressions: MMEW_Micro_Exp.xlsx + Micro_Expression/<emotion>/<clip>/, 90 fps",
     detect,
     label_maps=("native",),
+    title="MMEW",
 )
 def read(root: Path) -> DatasetRead:
     from mertool.errors import DatasetError

@@ -46,6 +46,7 @@ def detect(root: Path) -> bool:
     label_maps=("rafdb-7", "native"),
     default_label_map="rafdb-7",
     aliases=("raf-db",),
+    title="RAF-DB",
 )
 def read(root: Path) -> DatasetRead:
     return _read(Path(root), "aligned", NAME)
@@ -61,6 +62,8 @@ register(
     lambda root: False,
     label_maps=("rafdb-7", "native"),
     default_label_map="rafdb-7",
+    title="RAF-DB (original images)",
+    accepts=detect,
 )(_read_original)
 
 

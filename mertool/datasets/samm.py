@@ -78,6 +78,7 @@ def detect(root: Path) -> bool:
     "SAMM micro-expressions: SAMM_Micro_FACS_Codes_v2.xlsx + <sss>/<clip>/<sss>_<NNNN>.jpg; 200 fps",
     detect,
     label_maps=LABEL_MAPS,
+    title="SAMM",
 )
 def read_samm(root: Path) -> DatasetRead:
     root = Path(root)

@@ -310,6 +310,7 @@ def _box_quirks(where: str, records: list[Record], quirks: list[Quirk]) -> None:
     "widerface",
     "WIDER FACE face detection: wider_face_split/*_bbx_gt.txt + WIDER_{train,val,test}/images/<event>/*.jpg",
     detect,
+    title="WIDER FACE",
 )
 def read_widerface(root: Path) -> DatasetRead:
     root = Path(root)
