@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from fixtures.mer_trees import build_smic, build_smic_e
+from fixtures.mer_trees import SMIC_E_HEADER, build_smic, build_smic_e, write_frames, write_sheet
 
 from mertool.datasets import open_dataset
 from mertool.datasets.base import detect_dataset
@@ -150,3 +150,163 @@ def test_cli_info(cli, trees):
     assert info["dataset"] == "smic-e" and info["samples"] == 2 and info["warnings"] == []
     res = cli("datasets", "info", trees["cropped_only"], "--dataset", "smic-vis")
     assert res.exit_code == 2 and "no SMIC VIS folder" in res.stderr
+
+
+# --- VIS and NIR (DATASETS.md 3.1, 3.3): trees built here, one clip per quirk --------------------------
+
+#: VIS/NIR were recorded for the latter 10 subjects only (s11..s20). Frame names are not
+#: documented: HS-style ``image012301.bmp``, a space before the number (``image 012401.bmp``, as
+#: MEAN meets in SMIC-E), or the bare number (``012501.bmp``). s14 has only non_micro/.
+VIS_NIR_CLIPS = (
+    ("s11", "negative", "s11_ne_01", (12301, 12302, 12303), "image{:06d}.bmp"),
+    ("s12", "positive", "s12_po_01", (12401, 12402), "image {:06d}.bmp"),
+    ("s13", "surprise", "s13_sur_01", (12501, 12502), "{:06d}.bmp"),
+)
+VIS_NIR_IDS = ["s11/s11_ne_01", "s12/s12_po_01", "s13/s13_sur_01"]
+
+
+def build_vis_nir(root, bands=("VIS", "NIR"), kinds=("raw", "cropped")):
+    """``root/SMIC_all_{raw,cropped}/<band>/...`` for :data:`VIS_NIR_CLIPS`; cropped frames keep the
+    raw names for s12/s13 (no ``reg_``), ``reg_`` for s11. Returns ``root``."""
+    for kind in kinds:
+        for band in bands:
+            base = root / f"SMIC_all_{kind}" / band
+            for subject, emotion, clip, numbers, pattern in VIS_NIR_CLIPS:
+                name = "reg_" + pattern if kind == "cropped" and subject == "s11" else pattern
+                write_frames(base / subject / "micro" / emotion / clip, numbers, name)
+            write_frames(base / "s14" / "non_micro" / "s14_n1", (13001, 13002), "image{:06d}.bmp")
+    return root
+
+
+@pytest.fixture(scope="module")
+def vis_nir(tmp_path_factory):
+    base = tmp_path_factory.mktemp("smic_vis_nir")
+    return {
+        "bands": build_vis_nir(base / "SMIC"),  # VIS and NIR, no HS
+        "vis_only": build_vis_nir(base / "VIS_ONLY", bands=("VIS",)),
+        "with_hs": build_vis_nir(build_smic(base, name="FULL", vis_nir=False, smic_e=False)),
+    }
+
+
+@pytest.mark.parametrize("band", ["VIS", "NIR"])
+@pytest.mark.parametrize("kind", ["raw", "cropped"])
+def test_vis_nir_band_folder_is_detected_and_read(vis_nir, band, kind):
+    folder = vis_nir["bands"] / f"SMIC_all_{kind}" / band
+    name = f"smic-{band.lower()}" + ("-cropped" if kind == "cropped" else "")
+    assert detect_dataset(folder) == [name]
+    result = open_dataset(folder)
+    assert result.name == name and result.root == folder
+    assert [s.id for s in result.samples] == [f"smic-{band.lower()}/{i}" for i in VIS_NIR_IDS]
+    assert result.subjects == ["s11", "s12", "s13"]  # the latter subjects only; s14 has no micro/
+    assert result.quirks == []  # non_micro/ skipped, every naming read
+    s = by_id(result)
+    for sample in result.samples:
+        assert sample.fps == 25.0 and sample.apex is None
+        assert sample.extra["variant"] == band + ("-cropped" if kind == "cropped" else "")
+    ne, po, sur = (s[f"smic-{band.lower()}/{i}"] for i in VIS_NIR_IDS)
+    assert ne.frame_numbers == (12301, 12302, 12303) and (ne.onset, ne.offset) == (12301, 12303)
+    assert po.frame_numbers == (12401, 12402) and po.frames[0].name == "image 012401.bmp"
+    assert sur.frame_numbers == (12501, 12502) and sur.frames[0].name == "012501.bmp"
+    if kind == "cropped":
+        assert ne.frames[0].name == "reg_image012301.bmp"
+    assert po.labels == {"native": "positive", "megc2019": "positive"}
+    attrs = po.to_attrs("native")
+    assert attrs["variant"] == po.extra["variant"] and attrs["fps"] == 25.0
+
+
+def test_vis_nir_auto_detected_where_there_is_no_hs(vis_nir):
+    assert detect_dataset(vis_nir["vis_only"]) == ["smic-vis"]
+    assert detect_dataset(vis_nir["vis_only"] / "SMIC_all_raw") == ["smic-vis"]
+    assert detect_dataset(vis_nir["vis_only"] / "SMIC_all_cropped") == ["smic-vis-cropped"]
+    assert open_dataset(vis_nir["vis_only"]).name == "smic-vis"
+    # HS beside VIS and NIR: HS is read; the bands by name, from the SMIC root or SMIC_all_raw/
+    assert detect_dataset(vis_nir["with_hs"]) == ["smic"]
+    assert [s.id for s in open_dataset(vis_nir["with_hs"]).samples] == HS_IDS
+    for root in (vis_nir["with_hs"], vis_nir["with_hs"] / "SMIC_all_raw"):
+        result = open_dataset(root, "smic-nir")
+        assert [s.id for s in result.samples] == [f"smic-nir/{i}" for i in VIS_NIR_IDS]
+    assert open_dataset(vis_nir["with_hs"], "smic-vis-cropped").name == "smic-vis-cropped"
+
+
+def test_vis_and_nir_without_hs_ask_which(vis_nir):
+    with pytest.raises(DatasetError) as err:
+        open_dataset(vis_nir["bands"])
+    assert "matches several datasets: smic-vis (SMIC-VIS), smic-nir (SMIC-NIR)" in err.value.message
+    assert err.value.hint == "pick one with --dataset smic-vis or --dataset smic-nir"
+    assert open_dataset(vis_nir["bands"], "smic-vis").name == "smic-vis"
+
+
+def test_band_missing_says_which_bands_there_are(vis_nir):
+    with pytest.raises(DatasetError) as err:
+        open_dataset(vis_nir["vis_only"], "smic-nir")
+    assert "no SMIC NIR folder" in err.value.message
+    assert err.value.hint == "this copy has smic-vis, smic-vis-cropped: use --dataset smic-vis"
+
+
+#: SMIC-E VIS/NIR (DATASETS.md 3.3): ``<band>_long/SMIC-<band>-E/<band>/sNN/<clip>/`` with the
+#: workbook in ``<band>_long/``; MEAN meets frame names with a space (``... 559700.jpg``) or the bare
+#: number (``559700.jpg``).
+SMIC_E_BAND_ROWS = (
+    (11, "s11_ne_01", "long clip", 559700, 559705, 559701, 559704, "negative"),
+    (12, "s12_sur_01", "long clip", 20, 24, 21, 23, "surprise"),
+)
+
+
+def build_smic_e_band(top, band):
+    long_dir = top / f"{band}_long"
+    write_sheet(
+        long_dir / f"SMIC-{band}-E_annotation.xlsx",
+        [SMIC_E_HEADER, *SMIC_E_BAND_ROWS, (None, "Note: frame numbers of the long recordings")],
+    )
+    clips = long_dir / f"SMIC-{band}-E" / band
+    write_frames(clips / "s11" / "s11_ne_01", range(559700, 559706), f"{band}_s11_ne_01 {{}}.jpg")
+    write_frames(clips / "s12" / "s12_sur_01", range(20, 25), "{:06d}.jpg")
+    return long_dir
+
+
+@pytest.mark.parametrize("band", ["VIS", "NIR"])
+def test_smic_e_vis_nir(tmp_path, band):
+    top = tmp_path / "SMIC-E_raw image"
+    long_dir = build_smic_e_band(top, band)
+    name = f"smic-e-{band.lower()}"
+    assert detect_dataset(long_dir) == [name] and detect_dataset(top) == [name]
+    result = open_dataset(long_dir)
+    assert result.name == name and result.quirks == []
+    assert [s.id for s in result.samples] == [f"{name}/s11/s11_ne_01", f"{name}/s12/s12_sur_01"]
+    ne, sur = result.samples
+    assert (
+        ne.frame_numbers == tuple(range(559700, 559706))
+        and ne.frames[0].name == f"{band}_s11_ne_01 559700.jpg"
+    )
+    assert (ne.onset, ne.apex, ne.offset, ne.fps) == (559701, None, 559704, 25.0)
+    assert sur.frame_numbers == tuple(range(20, 25)) and sur.extra["variant"] == f"{band}-E"
+    assert result.subjects == ["s11", "s12"]
+
+
+def test_smic_e_bands_side_by_side(tmp_path):
+    top = build_smic_e(tmp_path / "SMIC")  # HS_long
+    build_smic_e_band(top, "VIS")
+    build_smic_e_band(top, "NIR")
+    assert detect_dataset(top) == ["smic-e"]  # HS first, as in the recognition release
+    assert open_dataset(top, "smic-e-nir").samples[0].id == "smic-e-nir/s11/s11_ne_01"
+    bands = tmp_path / "bands"
+    for band in ("VIS", "NIR"):
+        build_smic_e_band(bands, band)
+    with pytest.raises(DatasetError, match="matches several datasets: smic-e-vis"):
+        open_dataset(bands)
+
+
+def test_cli_vis_folder_and_a_folder_above_smic(cli, vis_nir, trees):
+    res = cli("datasets", "info", vis_nir["bands"] / "SMIC_all_raw" / "VIS", "--json")
+    assert res.exit_code == 0
+    info = json.loads(res.stdout)
+    assert (
+        info["dataset"] == "smic-vis"
+        and info["samples"] == 3
+        and info["subject_ids"] == ["s11", "s12", "s13"]
+    )
+    res = cli("datasets", "info", vis_nir["bands"])
+    assert res.exit_code == 2 and "--dataset smic-vis or --dataset smic-nir" in res.stderr
+    res = cli("datasets", "info", trees["full"].parent, "--json")  # the folder SMIC/ was unzipped into
+    assert res.exit_code == 0 and json.loads(res.stdout)["dataset"] == "smic"
+    assert f"found SMIC-HS at {trees['full']}; reading it" in res.stderr

@@ -8,19 +8,26 @@ Recognition release (DATASETS.md 3.1-3.2)::
 
 It has **no annotation file**: the label is the emotion folder, onset/offset are the first/last
 frame numbers on disk, and the apex is missing (never guessed). ROOT may also be
-``SMIC_all_raw`` itself or its ``HS`` folder. Readers: ``smic`` (HS raw, auto-detected),
-``smic-cropped`` (HS cropped, detected only when there is no raw folder), and ``smic-vis``,
-``smic-nir``, ``smic-vis-cropped``, ``smic-nir-cropped`` (only by ``--dataset``). HS runs at
-100 fps, VIS and NIR at 25. Subjects are the folder names normalised to ``s%d`` (``s1``), as on
-disk; sample ids ``smic/s1/s1_ne_01`` (HS), ``smic-vis/...``, ``smic-nir/...``.
+``SMIC_all_raw`` (or ``SMIC_all_cropped``) itself or one of its ``HS``/``VIS``/``NIR`` folders.
+Readers: ``smic`` (HS raw), ``smic-cropped`` (HS cropped), ``smic-vis``, ``smic-nir``,
+``smic-vis-cropped``, ``smic-nir-cropped``. Auto-detection prefers HS, then raw: VIS and NIR are
+detected where there is no HS folder (the ``VIS`` folder given as ROOT, or a copy without HS;
+a copy with VIS and NIR but no HS asks for ``--dataset``). HS runs at 100 fps, VIS and NIR at 25;
+VIS and NIR were recorded for the latter 10 subjects only (``s11``...), and their frame names are
+not documented (``image012301.bmp``, ``image 012301.bmp``, ``012301.bmp``: the last integer is the
+frame number; cropped HS frames must start ``reg_``, cropped VIS/NIR frames need not). Subjects
+are the folder names normalised to ``s%d`` (``s1``), as on disk; sample ids ``smic/s1/s1_ne_01``
+(HS), ``smic-vis/...``, ``smic-nir/...``; the ``variant`` attribute is ``HS``, ``VIS`` or ``NIR``
+(``-cropped`` appended for the cropped release).
 
 SMIC-E (DATASETS.md 3.3)::
 
     ROOT/SMIC-E_raw image/HS_long/SMIC-HS-E_annotation.xlsx
     ROOT/SMIC-E_raw image/HS_long/SMIC-HS-E/HS/s01/s1_ne_01/image000123.jpg ...
 
-``smic-e`` (and ``smic-e-vis``, ``smic-e-nir``) find the annotation workbook by name anywhere up
-to three folders below ROOT, read ``Subject, Filename, FirstF, OnsetF, OffsetF, Emotion`` by
+``smic-e`` (and ``smic-e-vis``, ``smic-e-nir``, detected where there is no HS workbook, e.g.
+``VIS_long/`` given as ROOT) find the annotation workbook by name anywhere up to three folders
+below ROOT, read ``Subject, Filename, FirstF, OnsetF, OffsetF, Emotion`` by
 header text (``ApexF`` when the 2019 file has it) and stop at rows with an empty ``Subject``
 (the trailing notes). Clip folders are found by name below the workbook's folder.
 """
@@ -107,19 +114,27 @@ def find_band_dir(root: Path, band: str, cropped: bool) -> Path | None:
     return None
 
 
+def has_band(root: Path, band: str, cropped: bool) -> bool:
+    """True when ``root`` leads to the ``band`` folder of the raw (or cropped) release."""
+    return find_band_dir(root, band, cropped) is not None
+
+
 def detect_band(band: str, cropped: bool):
-    """A detector for one band: cropped is detected only where there is no raw folder."""
+    """A detector for one band of one release, picking one reader where a root holds several.
+
+    HS comes first (it is the recognition benchmark): VIS and NIR are detected only where there
+    is no HS folder (``SMIC_all_raw/VIS`` given as the root, or a copy without HS). The cropped
+    release is detected only where the band has no raw folder.
+    """
 
     def detect(root: Path) -> bool:
-        if find_band_dir(root, band, cropped) is None:
+        if not has_band(root, band, cropped):
             return False
-        return not cropped or find_band_dir(root, band, False) is None
+        if cropped and has_band(root, band, False):
+            return False
+        return band == "HS" or not any(has_band(root, "HS", c) for c in (False, True))
 
     return detect
-
-
-def _never(root: Path) -> bool:
-    return False
 
 
 def _reader(band: str, cropped: bool):
@@ -133,21 +148,23 @@ def _name(band: str, cropped: bool) -> str:
     return "smic" + ("" if band == "HS" else f"-{band.lower()}") + ("-cropped" if cropped else "")
 
 
+def _accepts(band: str, cropped: bool):
+    return lambda root: has_band(Path(root), band, cropped)
+
+
 for _band in ("HS", "VIS", "NIR"):
     for _cropped in (False, True):
         _what = f"SMIC {_band} {'cropped (SMIC_all_cropped/' if _cropped else 'raw (SMIC_all_raw/'}{_band}/sN/micro/...)"
-        if _band == "HS":
-            _when = "; auto-detected" + (" when there is no raw folder" if _cropped else "")
-            _detector = detect_band(_band, _cropped)
-        else:
-            _when = "; by --dataset only"
-            _detector = _never
+        _when = "; auto-detected" + (" where there is no HS folder" if _band != "HS" else "")
+        _when += " and no raw folder" if _cropped else ""
         register(
             _name(_band, _cropped),
             f"{_what}, labels from folders, no apex; {FPS[_band]:g} fps{_when}",
-            _detector,
+            detect_band(_band, _cropped),
             label_maps=LABEL_MAPS,
             aliases=(_name(_band, _cropped).replace("smic", "smic-hs", 1),) if _band == "HS" else (),
+            title=f"SMIC-{_band}" + (" (cropped)" if _cropped else ""),
+            accepts=_accepts(_band, _cropped),
         )(_reader(_band, _cropped))
 
 
@@ -158,18 +175,21 @@ def read(root: Path, band: str = "HS", cropped: bool = False) -> DatasetRead:
     band_dir = find_band_dir(root, band, cropped)
     if band_dir is None:
         folder = f"SMIC_all_{'cropped' if cropped else 'raw'}/{band}/sN/micro/"
-        other = find_band_dir(root, band, not cropped)
+        there = [_name(b, c) for b in ("HS", "VIS", "NIR") for c in (False, True) if has_band(root, b, c)]
         hint = (
-            f"this copy has the {'raw' if cropped else 'cropped'} frames: use --dataset {_name(band, not cropped)}"
-            if other is not None
-            else "give the SMIC folder that holds SMIC_all_raw/ (or SMIC_all_cropped/)"
+            f"this copy has {', '.join(there)}: use --dataset {there[0]}"
+            if there
+            else "give the SMIC folder that holds SMIC_all_raw/ (or SMIC_all_cropped/), or one of its "
+            "HS/VIS/NIR folders"
         )
         raise DatasetError(f"{root}: no SMIC {band} folder ({folder}) found", hint=hint)
 
     quirks: list[Quirk] = []
     samples: list[Sample] = []
     seen: dict[str, Path] = {}
-    prefix = "reg_" if cropped else None
+    # HS crops are reg_image*.bmp (two readers agree); VIS/NIR frame names are not documented
+    # anywhere (some copies put a space before the number): any image with a number is a frame
+    prefix = "reg_" if cropped and band == "HS" else None
     variant = band + ("-cropped" if cropped else "")
     subject_dirs, files = list_dir(band_dir)
     for f in files:
@@ -276,11 +296,24 @@ def find_smic_e_sheets(root: Path, band: str = "HS", depth: int = 3) -> list[Pat
     return sorted(found, key=lambda p: ("2019" in p.name, len(p.parts), p.name))
 
 
-def _detect_smic_e(root: Path) -> bool:
-    dirs, _ = list_dir(root)
-    if any(_norm(d.name) in ("smicallraw", "smicallcropped") for d in dirs):
-        return False  # a SMIC folder holding both releases reads as `smic`; SMIC-E by --dataset
-    return bool(find_smic_e_sheets(root, "HS", depth=2))
+def _has_smic_e(root: Path, band: str) -> bool:
+    return bool(find_smic_e_sheets(root, band, depth=2))
+
+
+def detect_smic_e(band: str):
+    """A detector for one band of SMIC-E: never where the recognition release sits beside it
+    (that root reads as ``smic``; SMIC-E by ``--dataset``), VIS/NIR only where there is no HS
+    workbook (``VIS_long/`` given as the root)."""
+
+    def detect(root: Path) -> bool:
+        dirs, _ = list_dir(root)
+        if any(_norm(d.name) in ("smicallraw", "smicallcropped") for d in dirs):
+            return False
+        if not _has_smic_e(root, band):
+            return False
+        return band == "HS" or not _has_smic_e(root, "HS")
+
+    return detect
 
 
 def _clip_index(folder: Path, depth: int = 4) -> dict[tuple[str, str], Path]:
@@ -313,10 +346,13 @@ for _band in ("HS", "VIS", "NIR"):
     register(
         _n,
         f"SMIC-E {_band} long clips: SMIC-{_band}-E_annotation.xlsx + sNN/<clip>/image*.jpg; {FPS[_band]:g} fps"
-        + ("; auto-detected when no SMIC_all_raw/ is present" if _band == "HS" else "; by --dataset only"),
-        _detect_smic_e if _band == "HS" else _never,
+        + "; auto-detected where no SMIC_all_raw/ is present"
+        + ("" if _band == "HS" else " and there is no HS workbook"),
+        detect_smic_e(_band),
         label_maps=LABEL_MAPS,
         aliases=("smic-e-hs",) if _band == "HS" else (),
+        title=f"SMIC-E {_band}",
+        accepts=lambda root, band=_band: _has_smic_e(Path(root), band),
     )(_smic_e_reader(_band))
 
 
@@ -437,4 +473,4 @@ def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
     return DatasetRead(name, root, samples, quirks, annotation_files=files, default_label_map="native")
 
 
-del _band, _cropped, _what, _when, _detector, _n  # registration loop variables
+del _band, _cropped, _what, _when, _n  # registration loop variables
