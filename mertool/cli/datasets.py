@@ -31,6 +31,7 @@ def list_datasets(json_out: bool = JSON) -> None:
         print_json(
             {
                 n: {
+                    "title": s.title,
                     "description": s.description,
                     "label_maps": list(s.label_maps),
                     "default_label_map": s.default_label_map,
@@ -53,13 +54,15 @@ def list_datasets(json_out: bool = JSON) -> None:
 
 @datasets_app.command("info")
 def info(
-    root: Path = typer.Argument(..., metavar="ROOT", help="The dataset's root folder, as unpacked."),
+    root: Path = typer.Argument(
+        ..., metavar="ROOT", help="The dataset's root folder, as unpacked, or the folder holding it."
+    ),
     dataset: str = DATASET,
     json_out: bool = JSON,
 ) -> None:
     """Samples, subjects, class counts under each label map, and every quirk met (file and row).
 
-    Reads ROOT exactly as distributed (the dataset is auto-detected; --dataset names it) and prints a summary; with --json, one JSON object on stdout (keys dataset, samples, subjects, subject_ids, classes, classes_by_label_map, annotation_files, warnings). Exits non-zero with a message naming the path when ROOT is missing, empty, not a known dataset, or its annotation file is unreadable.
+    Reads ROOT exactly as distributed (the dataset is auto-detected; --dataset names it) and prints a summary; with --json, one JSON object on stdout (keys dataset, root, samples, subjects, subject_ids, classes, classes_by_label_map, annotation_files, warnings). ROOT may also be the folder the dataset was unzipped into (one or two levels above it): the one dataset below is read and named on stderr; several are listed with their folders and --dataset names. Exits non-zero with a message naming the path when ROOT is missing, empty, holds no known dataset or several, or its annotation file is unreadable.
 
     Example: mertool datasets info ~/data/CASME2 --json
     """
