@@ -18,7 +18,15 @@ name        shape                made from (sample-file arrays, see mertool.stor
 ``rois15``  (B, 15, C, h, w)     ``crops/rois15`` at the apex (paper 001); with ``input="3frames"``
                                  C = 3 (onset, middle, apex gray)
 ``au5``     (B, 5, C, h, w)      ``crops/au5`` at the apex (paper 002's local branch)
+``clip``    (B, T, H, W)         ``frames`` (every aligned frame, detect-faces) as gray, T = 10
+                                 frames resampled evenly from onset to offset (linear
+                                 interpolation in time); ``clip<T>`` (``clip16``) for another T
 ==========  ===================  ==================================================================
+
+``clip`` needs the aligned frames of the whole clip: a detect-faces or spot-apex file, or a later
+stage's file made from one that kept them (``crop-rois --keep-frames``, or ``flow`` run straight
+on a spot-apex file); crop-rois drops them by default. LBP-TOP (:mod:`mertool.models.handcrafted`)
+is its user.
 
 ``H, W`` default to :attr:`ModelSpec.input_size`; a model must accept other sizes (adaptive
 pooling) so tests can run at small sizes.
@@ -44,7 +52,27 @@ from typing import Any
 
 from mertool.errors import MertoolError
 
-INPUT_NAMES = ("flow", "apex", "onset", "diff", "face", "frames3", "rois15", "au5")
+INPUT_NAMES = ("flow", "apex", "onset", "diff", "face", "frames3", "rois15", "au5", "clip")
+
+#: Frames of the ``clip`` input; ``clip<T>`` asks for another number (:func:`clip_input_name`).
+CLIP_FRAMES = 10
+
+
+def clip_input_name(frames: int = CLIP_FRAMES) -> str:
+    """The input name of a clip of ``frames`` frames: ``clip`` (the default T) or ``clip<T>``."""
+    frames = int(frames)
+    if frames < 2:
+        raise MertoolError(f"a clip input needs at least 2 frames, got {frames}")
+    return "clip" if frames == CLIP_FRAMES else f"clip{frames}"
+
+
+def clip_input_frames(name: str) -> int | None:
+    """T of a clip input name (``clip`` -> 10, ``clip16`` -> 16); None for any other input."""
+    if name == "clip":
+        return CLIP_FRAMES
+    if name.startswith("clip") and name[4:].isdigit() and int(name[4:]) >= 2:
+        return int(name[4:])
+    return None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ Array shapes (float32): image-like inputs (N, C, H, W); region sets ``rois15``/`
 (N, R, C, h, w) with h = 0.4 H for ``au5`` and H / 4 for ``rois15`` (the zoo's convention,
 :func:`region_size`). ``C`` is 3 for ``flow`` (u, v, strain) and ``frames3``; for ``apex``, ``onset``,
 ``diff``, ``face`` and the region sets it is the stored colour (3 RGB, 1 gray) unless
-``channels`` asks for 1 or 3.
+``channels`` asks for 1 or 3. The ``clip`` input (and ``clip<T>``) is (N, T, H, W): T gray frames in
+0..1 resampled from onset to offset (:func:`clip_volume`), read from the aligned ``frames``.
 """
 
 from __future__ import annotations
@@ -44,10 +45,22 @@ REGION_INPUTS = ("rois15", "au5")
 IMAGE_INPUTS = ("apex", "onset", "face", "frames3", "rois15", "au5")
 
 
+def is_clip_input(name: str) -> bool:
+    """``clip`` or ``clip<T>`` (:func:`mertool.models.registry.clip_input_frames`)."""
+    from mertool.models.registry import clip_input_frames
+
+    return clip_input_frames(name) is not None
+
+
 def required_stage(input_names: Iterable[str]) -> str:
-    """The last pipeline stage a set of inputs needs (``flow`` or ``crop-rois``)."""
+    """The last pipeline stage a set of inputs needs (``flow``, ``crop-rois``, or ``detect-faces``
+    for clip inputs alone: they read the aligned frames, which crop-rois drops by default)."""
     names = set(input_names)
-    return S.STAGE_FLOW if names & set(FLOW_INPUTS) else S.STAGE_ROIS
+    if names & set(FLOW_INPUTS):
+        return S.STAGE_FLOW
+    if names and all(is_clip_input(n) for n in names):
+        return S.STAGE_FACES
+    return S.STAGE_ROIS
 
 
 # ------------------------------------------------------------------------------------------------
@@ -153,6 +166,50 @@ def flow_stage_input(
     raise MertoolError(f"{name!r} is not a flow-stage input", hint=f"one of: {', '.join(FLOW_INPUTS)}")
 
 
+def clip_volume(
+    frames: np.ndarray, numbers: np.ndarray, onset: int | None, offset: int | None, length: int
+) -> np.ndarray:
+    """``length`` gray frames evenly spaced from onset to offset: (length, H, W) float32 in 0..1.
+
+    ``frames``: (K, H, W[, 3]) uint8 aligned frames; ``numbers``: (K,) their frame numbers
+    (increasing). ``onset``/``offset`` are frame numbers (None: the first / last frame); the span
+    is the frames from the first one at or after the onset to the last one at or before the
+    offset. Frame ``i`` of the result sits at position ``i0 + i (i1 - i0) / (length - 1)`` of that
+    span, linearly interpolated between the two frames around it (a clip shorter than ``length``
+    is stretched, a longer one sampled)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    i0 = 0 if onset is None else int(np.searchsorted(numbers, int(onset), side="left"))
+    i1 = len(numbers) - 1 if offset is None else int(np.searchsorted(numbers, int(offset), side="right")) - 1
+    if i1 - i0 < 1:
+        raise ValueError(f"fewer than 2 frames between onset {onset} and offset {offset}")
+    pos = np.linspace(i0, i1, int(length))
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, i1)
+    w = (pos - lo).astype(np.float32)[:, None, None]
+    need = np.unique(np.concatenate([lo, hi]))
+    gray = {int(i): _gray(frames[i]) for i in need}
+    out = np.stack([(1 - wi) * gray[int(a)] + wi * gray[int(b)] for a, b, wi in zip(lo, hi, w)])
+    return (out / 255.0).astype(np.float32)
+
+
+def _clip_input(rec: SampleRecord, length: int) -> np.ndarray:
+    if not rec.has(S.D_FRAMES) or not rec.has(S.D_FRAME_NUMBERS):
+        raise StoreError(
+            f"sample {rec.id}: no aligned frames (array 'frames') for the clip input",
+            hint="give a detect-faces or spot-apex file (crop-rois drops the frames unless --keep-frames)",
+        )
+    try:
+        return clip_volume(
+            rec.array(S.D_FRAMES),
+            rec.array(S.D_FRAME_NUMBERS),
+            rec.get(S.A_ONSET),
+            rec.get(S.A_OFFSET),
+            length,
+        )
+    except ValueError as exc:
+        raise StoreError(f"sample {rec.id}: {exc}", hint="check the onset/offset annotation") from None
+
+
 def region_size(name: str, size: tuple[int, int] | None) -> tuple[int, int] | None:
     """Side of each region image of a region set for a model input ``size``: the zoo's
     convention (:data:`mertool.models.complexity.REGION_INPUTS`: ``au5`` 0.4 H, ``rois15`` H/4)."""
@@ -199,6 +256,11 @@ def build_input(
             for r in regions
         ]
         return np.stack(regions).astype(np.float32)
+    if is_clip_input(name):
+        from mertool.models.registry import clip_input_frames
+
+        x = _clip_input(rec, clip_input_frames(name))
+        return resize_chw(x, size) if size else x
     raise MertoolError(f"unknown model input {name!r}", hint="see mertool/models/registry.py")
 
 

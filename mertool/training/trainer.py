@@ -1,9 +1,13 @@
 """Train one model on some rows of a sample table: the unit both ``train`` and every fold of
 ``eval-loso`` run.
 
-Given the training rows (never the test rows) it draws the validation subjects out of them,
-fits the normalisation statistics on what remains, builds the (augmented) training set, seeds
-and builds the model, and runs :func:`mertool.training.loop.fit`.
+Given the training rows (never the test rows) it seeds and builds the model, draws the validation
+subjects out of the rows, fits the normalisation statistics on what remains, builds the
+(augmented) training set, and runs :func:`mertool.training.loop.fit`.
+
+Models fitted in closed form (they have ``fit_arrays``: the hand-crafted features + SVM of
+:mod:`mertool.models.handcrafted`) take :func:`fit_closed_form` instead: no epochs, augmentation,
+validation split or normalisation.
 """
 
 from __future__ import annotations
@@ -67,6 +71,10 @@ def train_on_rows(
     from mertool.models.registry import build_model
     from mertool.training.augment import Augmenter, expand_offline, parse_augment
 
+    torch.manual_seed(int(seed))
+    model = build_model(cfg.arch, num_classes=len(table.classes), **cfg.options)
+    if hasattr(model, "fit_arrays"):
+        return fit_closed_form(model, table, rows, cfg, seed, on_epoch)
     train_rows, val_rows, val_groups = validation_split(rows, groups, cfg.val_subjects, seed)
     normalizer = Normalizer.fit(table, train_rows, cfg.norm)
     aug = parse_augment(cfg.augment)
@@ -87,10 +95,50 @@ def train_on_rows(
     else:
         train_set = BatchSet(table, train_rows, normalizer, augment=Augmenter(aug) if aug.online else None)
     val_set = BatchSet(table, val_rows, normalizer) if len(val_rows) else None
-    torch.manual_seed(int(seed))
-    model = build_model(cfg.arch, num_classes=len(table.classes), **cfg.options)
     result = fit(model, train_set, val_set, cfg.fit, len(table.classes), seed, device, on_epoch, on_batch)
     return Trained(model, result, normalizer, train_rows, val_rows, val_groups)
+
+
+def fit_closed_form(
+    model,
+    table: SampleTable,
+    rows: np.ndarray,
+    cfg: RunConfig,
+    seed: int,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> Trained:
+    """Fit a closed-form model (``model.fit_arrays``) on every one of ``rows``, raw scale.
+
+    Nothing is selected, so no validation subjects are drawn (``--val-subjects`` is ignored and
+    the record says so); the inputs reach the model unnormalised (a ``none`` normaliser, stored in
+    the model file, so prediction feeds raw inputs too): the model standardises its features."""
+    import time
+
+    from mertool.errors import MertoolError
+    from mertool.training.augment import parse_augment
+
+    aug = parse_augment(cfg.augment)
+    if aug.any_transform or aug.offline > 1:
+        raise MertoolError(
+            f"{cfg.arch} is fitted in closed form on the samples as they are: no --augment",
+            hint="drop --augment (or --preset setting it) for the hand-crafted baselines",
+        )
+    t0 = time.perf_counter()
+    rows = np.asarray(rows, dtype=np.int64)
+    record = model.fit_arrays({k: v[rows] for k, v in table.inputs.items()}, table.labels[rows], seed)
+    record.update(normalization="none (raw inputs)", val_subjects_ignored=int(cfg.val_subjects))
+    record["seconds"] = time.perf_counter() - t0
+    if on_epoch is not None:
+        on_epoch(record)
+    result = FitResult(
+        history=[record],
+        best_epoch=1,
+        selected_on="closed form",
+        stopped_early=False,
+        selection_ids=[],
+        seconds=record["seconds"],
+    )
+    return Trained(model, result, Normalizer.fit(table, rows, "none"), rows, np.zeros(0, np.int64), [])
 
 
 def model_meta(
