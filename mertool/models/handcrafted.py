@@ -238,8 +238,15 @@ class LbpTopSVM(HandcraftedSVM):
         C: float = 1.0,
         class_weight: str = "balanced",
     ):
+        import math
+
         from mertool.features.lbp_top import feature_length
 
+        if int(frames) < 2 * math.ceil(radius) + 1:
+            raise MertoolError(
+                f"LBP-TOP with radius {radius} needs at least {2 * math.ceil(radius) + 1} frames, got frames={frames}",
+                hint="raise --opt frames or lower --opt radius",
+            )
         self.opts = (int(blocks), int(points), float(radius), method)
         super().__init__(
             num_classes, clip_input_name(frames), feature_length(blocks, points, method), C, class_weight
