@@ -146,7 +146,7 @@ _mertool() {
         "mertool show:--output"|"mertool show:-o") _mertool_compgen file; return 0 ;;
         "mertool show:--panels") :; return 0 ;;
         "mertool train:--output"|"mertool train:-o") _mertool_compgen file; return 0 ;;
-        "mertool train:--arch"|"mertool train:-a") _mertool_compgen words "dfr-net dual-branch off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet"; return 0 ;;
+        "mertool train:--arch"|"mertool train:-a") _mertool_compgen words "bi-woof-svm dfr-net dual-branch hoof-svm lbp-top-svm off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet"; return 0 ;;
         "mertool train:--opt") :; return 0 ;;
         "mertool train:--stages") :; return 0 ;;
         "mertool train:--fusion") :; return 0 ;;
@@ -175,7 +175,7 @@ _mertool() {
         "mertool train:--threads") :; return 0 ;;
         "mertool train:--dataset"|"mertool train:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool eval-loso:--output"|"mertool eval-loso:-o") _mertool_compgen file; return 0 ;;
-        "mertool eval-loso:--arch"|"mertool eval-loso:-a") _mertool_compgen words "dfr-net dual-branch off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet"; return 0 ;;
+        "mertool eval-loso:--arch"|"mertool eval-loso:-a") _mertool_compgen words "bi-woof-svm dfr-net dual-branch hoof-svm lbp-top-svm off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet"; return 0 ;;
         "mertool eval-loso:--opt") :; return 0 ;;
         "mertool eval-loso:--stages") :; return 0 ;;
         "mertool eval-loso:--fusion") :; return 0 ;;

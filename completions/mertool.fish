@@ -256,7 +256,7 @@ complete -c mertool -n '__mertool_at \'mertool show\'' -F
 
 # mertool train
 complete -c mertool -n '__mertool_at \'mertool train\'' -l output -s o -r -F -d 'Model file to write (.pt).'
-complete -c mertool -n '__mertool_at \'mertool train\'' -l arch -s a -x -a 'dfr-net dual-branch off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet' -d 'Architecture (mertool models list).'
+complete -c mertool -n '__mertool_at \'mertool train\'' -l arch -s a -x -a 'bi-woof-svm dfr-net dual-branch hoof-svm lbp-top-svm off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet' -d 'Architecture (mertool models list).'
 complete -c mertool -n '__mertool_at \'mertool train\'' -l opt -x -d 'Model option, repeatable (e.g.'
 complete -c mertool -n '__mertool_at \'mertool train\'' -l stages -x -d 'Model option \'stages\' (dfr-net: ResNet stages 1-4).'
 complete -c mertool -n '__mertool_at \'mertool train\'' -l fusion -x -d 'Model option \'fusion\' (dfr-net: add, mul, cat, attn).'
@@ -290,7 +290,7 @@ complete -c mertool -n '__mertool_at \'mertool train\'' -F
 
 # mertool eval-loso
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l output -s o -r -F -d 'Results directory.'
-complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l arch -s a -x -a 'dfr-net dual-branch off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet' -d 'Architecture (mertool models list).'
+complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l arch -s a -x -a 'bi-woof-svm dfr-net dual-branch hoof-svm lbp-top-svm off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet' -d 'Architecture (mertool models list).'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l opt -x -d 'Model option, repeatable (e.g.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l stages -x -d 'Model option \'stages\' (dfr-net: ResNet stages 1-4).'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l fusion -x -d 'Model option \'fusion\' (dfr-net: add, mul, cat, attn).'
