@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -300,3 +301,15 @@ def test_clip_input_needs_the_aligned_frames(files):
 
     with pytest.raises(MertoolError, match="no aligned frames"):
         load_table(files["flow"], ("clip",), 24, "megc2019", progress=False)
+
+
+def test_tracing_is_refused_rather_than_freezing_the_features():
+    import torch
+
+    from mertool.models import build_model
+
+    model = build_model("bi-woof-svm", 3, blocks=2).eval()
+    x = torch.rand(1, 3, 16, 16)
+    with pytest.raises(MertoolError, match="cannot be traced"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace's deprecation note
+        torch.jit.trace(lambda f: model({"flow": f})["logits"], (x,))

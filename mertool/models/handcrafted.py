@@ -133,6 +133,11 @@ class HandcraftedSVM(MERModel):
     # -- the contract
     def forward(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor | None = None) -> dict:
         x = require(inputs, self.input_name)
+        if torch.jit.is_tracing():  # a trace would freeze the first input's features as constants
+            raise MertoolError(
+                f"{type(self).__name__} computes its features in numpy: it cannot be traced (jit, onnx)",
+                hint="use the eager (or channels_last) backend",
+            )
         if x.device.type == "meta":  # shapes only (mertool models list): the linear layer alone
             z = torch.zeros(x.shape[0], self.feature_dim, device="meta", dtype=self.svm.weight.dtype)
             return {"logits": self.svm(z)}
