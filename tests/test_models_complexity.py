@@ -64,7 +64,9 @@ def test_every_model_profiles_at_its_default_input():
     assert len(zoo) >= 11
     for name in zoo:
         p = profile(name)
-        assert p["params"] > 1000 and p["macs"] > 0, name
+        # the hand-crafted baselines' parameters are their SVM's weights: K x 200 for Bi-WOOF/HOOF
+        small = model_spec(name).builder.__module__ == "mertool.models.handcrafted"
+        assert p["params"] > (100 if small else 1000) and p["macs"] > 0, name
         assert p["input_size"] == model_spec(name).input_size
 
 

@@ -93,6 +93,13 @@ def _cases():
     )
     cases.append(("ststnet", {}))
     cases.append(("off-apexnet", {"dropout": 0.0}))
+    # the hand-crafted baselines: features + an SVM's linear layer (trainable like any other)
+    cases.append(("lbp-top-svm", {}))
+    cases.append(("lbp-top-svm", {"method": "uniform", "class_weight": "none", "blocks": 2, "C": 0.1}))
+    cases.append(("bi-woof-svm", {}))
+    cases.append(("bi-woof-svm", {"class_weight": "none", "bins": 4}))
+    cases.append(("hoof-svm", {}))
+    cases.append(("hoof-svm", {"variant": "mdmo", "class_weight": "none"}))
     return cases
 
 

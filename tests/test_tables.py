@@ -165,7 +165,7 @@ def test_report_puts_paper_beside_ours(tmp_path, smoke):
     assert "| S+D | 0.6474 | 0.6574 | +0.0100 | 0.6332 | 0.6432 | +0.0100 |" in text
     # T+D SMIC UF1 is 0.6340 in the paper (a float that lost its zero): still 4 decimals
     assert "| 0.6340 | 0.6540 | +0.0200 |" in text
-    assert "LBP-TOP" in text and "0.2000" in text  # literature row, the column's decimals
+    assert "CapsuleNet" in text and "0.5820" in text  # literature row, the column's decimals
     rows = list(csv.reader(csv_path.open()))
     assert rows[0] == header and rows[1][0] == "S+D"
     assert float(rows[1][1]) == 0.6474 and float(rows[1][2]) == pytest.approx(0.6574)
