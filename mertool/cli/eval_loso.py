@@ -68,6 +68,12 @@ Examples:
   mertool eval-loso megc.h5 --preset dfr-net-004 -o results/dfr/
   mertool eval-loso flow.h5 --arch dfr-net --shard 2/4 -o results/
   mertool eval-loso flow.h5 --arch dfr-net --resume -o results/
+  mertool eval-loso flow.h5 --arch dfr-net --seeds 5 -o results/     # mean ± std over 5 seeds
+  mertool eval-loso flow.h5 --arch dfr-net --selection-bias -o results/   # what test-fold epoch picking claims
+
+Every summary.json carries a 95% bootstrap interval of pooled UF1 and UAR that resamples test
+subjects ("ci"). A user model runs by the same rules: --arch path/to/model.py:ClassName
+(docs/python-api.md).
 """
 
 
@@ -147,6 +153,21 @@ def eval_loso(
     ),
     device: Device = DEVICE,
     seed: int = SEED,
+    seeds: int = typer.Option(
+        1,
+        "--seeds",
+        min=1,
+        help="Repeat the whole evaluation with seeds SEED..SEED+N-1 (RESULTS_DIR/seed-<s>/ each) and "
+        "report mean ± std of the pooled metrics (seeds.json, seeds.md).",
+        rich_help_panel=P_RUN,
+    ),
+    selection_bias: bool = typer.Option(
+        False,
+        "--selection-bias",
+        help="Also record every epoch's test-fold predictions (folds/*/test_curve.json, never used for "
+        "any choice) and report what picking the best epoch on the test fold would have claimed.",
+        rich_help_panel=P_RUN,
+    ),
     dataset: str | None = DATASET,
 ) -> None:
     from rich.markup import escape
@@ -155,7 +176,7 @@ def eval_loso(
     from mertool.cli.train import enum_value, input_stage, model_options, resolve
     from mertool.console import err, info, out
     from mertool.evaluation.report import console_table
-    from mertool.evaluation.runner import run_evaluation
+    from mertool.evaluation.runner import run_evaluation, run_seeds
     from mertool.training.prepare import prepared_samples
 
     cfg = resolve(
@@ -184,22 +205,24 @@ def eval_loso(
         norm=norm,
     )
     fold_names = [f for f in folds.split(",") if f.strip()] if folds else None
+    run_options = dict(
+        fold_names=fold_names,
+        shard=shard,
+        resume=resume,
+        workers=workers,
+        threads=threads,
+        device=enum_value(device),
+        save_models=save_models,
+        report_only=report_only,
+        plots=not no_plots,
+        test_curve=selection_bias,
+    )
     try:
         with prepared_samples(input, input_stage(cfg), dataset=dataset) as sf:
-            outcome = run_evaluation(
-                sf,
-                cfg,
-                output,
-                fold_names=fold_names,
-                shard=shard,
-                resume=resume,
-                workers=workers,
-                threads=threads,
-                device=enum_value(device),
-                save_models=save_models,
-                report_only=report_only,
-                plots=not no_plots,
-            )
+            if seeds > 1:
+                outcomes = run_seeds(sf, cfg, output, seeds, **run_options)
+            else:
+                outcomes = [run_evaluation(sf, cfg, output, **run_options)]
     except KeyboardInterrupt as stop:
         outcome = stop.args[0] if stop.args else None
         if outcome is not None:
@@ -210,19 +233,40 @@ def eval_loso(
                 f"{escape(str(output))}; continue with the same command plus --resume"
             )
         raise
-    s = outcome.summary
-    if json_out:
-        print_json(s)
-    else:
-        out.print(console_table(s))
-    for name, reason in outcome.failed:
-        err.print(f"[red]fold {escape(name)} failed[/]: {escape(reason)}")
-    where = f"{output}/summary.json, report.md" + (", confusion.png, curves.png" if s.get("figures") else "")
-    info(
-        f"{len(outcome.ran)} fold(s) run, {len(outcome.skipped)} resumed; report: {where}"
-        + ("" if s["complete"] else f"  [yellow](partial: {len(s['folds_missing'])} fold(s) missing)[/]")
-    )
-    if outcome.failed:
+    if seeds > 1:
+        from mertool.evaluation.seeds import SEEDS_JSON, aggregate_seeds
+        from mertool.evaluation.seeds import console_table as seeds_table
+
+        agg = aggregate_seeds([o.summary for o in outcomes])
+        if json_out:
+            print_json(agg)
+        else:
+            out.print(seeds_table(agg))
+        info(f"per-seed reports: {output}/seed-*/report.md; over seeds: {output}/{SEEDS_JSON}, seeds.md")
+    failed = False
+    for outcome in outcomes:
+        s = outcome.summary
+        if seeds == 1:
+            if json_out:
+                print_json(s)
+            else:
+                out.print(console_table(s))
+        for name, reason in outcome.failed:
+            err.print(f"[red]seed {s['seed']} fold {escape(name)} failed[/]: {escape(reason)}")
+        failed = failed or bool(outcome.failed)
+        if seeds == 1:
+            where = f"{output}/summary.json, report.md" + (
+                ", confusion.png, curves.png" if s.get("figures") else ""
+            )
+            info(
+                f"{len(outcome.ran)} fold(s) run, {len(outcome.skipped)} resumed; report: {where}"
+                + (
+                    ""
+                    if s["complete"]
+                    else f"  [yellow](partial: {len(s['folds_missing'])} fold(s) missing)[/]"
+                )
+            )
+    if failed:
         raise typer.Exit(1)
 
 

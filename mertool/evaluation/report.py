@@ -19,7 +19,14 @@ import numpy as np
 from mertool import __version__
 from mertool.errors import MertoolError
 from mertool.evaluation.metrics import compute_metrics
-from mertool.evaluation.runner import CONFIG, FOLDS_DIR, PREDICTIONS, read_json, write_json_atomic
+from mertool.evaluation.runner import (
+    CONFIG,
+    FOLDS_DIR,
+    PREDICTIONS,
+    TEST_CURVE,
+    read_json,
+    write_json_atomic,
+)
 
 
 def load_folds(out_dir: Path) -> list[dict[str, Any]]:
@@ -27,6 +34,43 @@ def load_folds(out_dir: Path) -> list[dict[str, Any]]:
     root = out_dir / FOLDS_DIR
     recs = [read_json(p) for p in sorted(root.glob(f"*/{PREDICTIONS}"))] if root.is_dir() else []
     return sorted(recs, key=lambda r: r["fold"])
+
+
+def sample_groups_of(fold: dict[str, Any]) -> list[str]:
+    """The subject key of every test sample of a fold record (records before mertool kept
+    ``groups`` per sample: a LOSO fold's single test subject, else the fold name)."""
+    n = len(fold["true"])
+    if fold.get("groups"):
+        return list(fold["groups"])
+    tg = fold.get("test_groups") or []
+    return [tg[0] if len(tg) == 1 else fold["fold"]] * n
+
+
+def load_curves(out_dir: Path) -> list[dict[str, Any]]:
+    """Every fold's ``test_curve.json`` (``eval-loso --selection-bias``), sorted by fold name."""
+    root = out_dir / FOLDS_DIR
+    recs = [read_json(p) for p in sorted(root.glob(f"*/{TEST_CURVE}"))] if root.is_dir() else []
+    return sorted(recs, key=lambda r: r["fold"])
+
+
+def _selection_bias(out_dir: Path, folds: list[dict[str, Any]], k: int) -> dict[str, Any] | None:
+    """Selection-bias block over the folds that recorded a test curve (honest number over the
+    same folds)."""
+    from mertool.evaluation.selection_bias import selection_bias
+
+    finished = {f["fold"]: f for f in folds}
+    curves = [c for c in load_curves(out_dir) if c["fold"] in finished]
+    if not curves:
+        return None
+    # the curve lists test samples in fold order; the honest predictions follow the same ids
+    true, pred = [], []
+    for c in curves:
+        f = finished[c["fold"]]
+        by_id = dict(zip(f["ids"], f["pred"]))
+        true += c["true"]
+        pred += [by_id[i] for i in c["ids"]]
+    honest = compute_metrics(np.array(true, dtype=np.int64), np.array(pred, dtype=np.int64), k)
+    return selection_bias(curves, honest, k)
 
 
 def _fmt(x: float | None, digits: int = 4) -> str:
@@ -52,7 +96,11 @@ def build_summary(out_dir: Path) -> dict[str, Any]:
     pred = np.array([p for f in folds for p in f["pred"]], dtype=np.int64)
     probs = np.array([p for f in folds for p in f["probs"]], dtype=np.float64).reshape(-1, k)
     datasets = [d for f in folds for d in f["datasets"]]
+    subjects = [g for f in folds for g in sample_groups_of(f)]
     pooled = compute_metrics(true, pred, k, probs if len(true) else None, classes)
+    from mertool.evaluation.bootstrap import subject_bootstrap
+
+    ci = subject_bootstrap(true, pred, subjects, k, seed=int(identity["config"].get("seed") or 0))
 
     per_fold = []
     for f in folds:
@@ -96,6 +144,7 @@ def build_summary(out_dir: Path) -> dict[str, Any]:
         "uar": pooled["uar"],
         "accuracy": pooled["accuracy"],
         "auc": pooled["auc"],
+        "ci": ci,
         "n_samples": pooled["n"],
         "complete": not missing,
         "n_folds": len(all_folds),
@@ -113,6 +162,7 @@ def build_summary(out_dir: Path) -> dict[str, Any]:
         "per_dataset": per_dataset,
         "per_fold": per_fold,
         "per_fold_mean": {key: mean_std(key) for key in ("accuracy", "uf1", "uar")},
+        "selection_bias": _selection_bias(out_dir, folds, k),
         "model_selection": sorted({p["selected_on"] for p in per_fold if p.get("selected_on")}),
         "config": cfg,
         "data_fingerprint": identity.get("data"),
@@ -184,6 +234,17 @@ def markdown(s: dict[str, Any]) -> str:
         f"{_fmt(pm['accuracy']['mean'])} ± {_fmt(pm['accuracy']['std'], 3)} | | |",
         "",
     ]
+    ci = s.get("ci") or {}
+    if ci.get("uf1"):
+        lines += [
+            f"{ci['level']:.0%} bootstrap interval, resampling the {ci['subjects']} test subjects "
+            f"({ci['draws']} draws): UF1 {_ci(ci['uf1'])}, UAR {_ci(ci.get('uar'))}. A single run is one "
+            "draw; `--seeds N` repeats it over N seeds.",
+            "",
+        ]
+    sb = s.get("selection_bias")
+    if sb:
+        lines += selection_bias_lines(sb)
     if len(s["per_dataset"]) > 1:
         lines += ["## Per dataset (pooled predictions restricted to each dataset)", ""]
         lines += ["| dataset | UF1 | UAR | accuracy | samples |", "|---|---|---|---|---|"]
@@ -240,11 +301,42 @@ def markdown(s: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _ci(interval: list[float] | None) -> str:
+    return "—" if not interval else f"[{interval[0]:.3f}, {interval[1]:.3f}]"
+
+
+def selection_bias_lines(sb: dict[str, Any]) -> list[str]:
+    """report.md section of the selection-bias block (:mod:`mertool.evaluation.selection_bias`)."""
+    per, com, inf = sb["best_epoch_per_fold"], sb["best_common_epoch"], sb["inflation"]
+
+    def signed(x: float | None) -> str:
+        return "—" if x is None else f"{x:+.4f}"
+
+    return [
+        "## Selection bias (what choosing epochs on the test fold would have claimed)",
+        "",
+        f"Every epoch's test predictions of {sb['folds']} fold(s) were recorded apart "
+        "(`folds/*/test_curve.json`); nothing above used them.",
+        "",
+        "| model choice | UF1 | UAR | UF1 inflation |",
+        "|---|---|---|---|",
+        f"| honest (this report) | {_fmt(sb['honest']['uf1'])} | {_fmt(sb['honest']['uar'])} | |",
+        f"| best epoch per test fold | {_fmt(per['uf1'])} | {_fmt(per['uar'])} | "
+        f"{signed(inf['best_epoch_per_fold']['uf1'])} |",
+        f"| best single epoch for all folds (epoch {com['epoch']}) | {_fmt(com['uf1'])} | {_fmt(com['uar'])} | "
+        f"{signed(inf['best_common_epoch']['uf1'])} |",
+        "",
+    ]
+
+
 def console_table(s: dict[str, Any]):
     """A rich Table of the headline numbers (and per-dataset rows for a composite)."""
     from rich.table import Table
 
     title = f"{s['arch']} · {s['protocol']} · {s['n_folds_complete']}/{s['n_folds']} folds · {s['n_samples']} samples"
+    ci = s.get("ci") or {}
+    if ci.get("uf1"):
+        title += f"\nUF1 {ci['level']:.0%} CI {_ci(ci['uf1'])} · UAR {_ci(ci.get('uar'))} (subject bootstrap)"
     t = Table(title=title)
     for col in ("", "UF1", "UAR", "accuracy", "ROC-AUC", "samples"):
         t.add_column(col, justify="right" if col else "left")
@@ -269,4 +361,25 @@ def console_table(s: dict[str, Any]):
         "",
         style="dim",
     )
+    sb = s.get("selection_bias")
+    if sb:
+        per, com = sb["best_epoch_per_fold"], sb["best_common_epoch"]
+        t.add_row(
+            "best epoch per test fold",
+            _fmt(per["uf1"]),
+            _fmt(per["uar"]),
+            _fmt(per["accuracy"]),
+            "",
+            "",
+            style="red",
+        )
+        t.add_row(
+            f"best common epoch ({com['epoch']})",
+            _fmt(com["uf1"]),
+            _fmt(com["uar"]),
+            _fmt(com["accuracy"]),
+            "",
+            "",
+            style="red",
+        )
     return t

@@ -49,6 +49,7 @@ from mertool.training.config import RunConfig, fold_seed
 from mertool.training.data import SampleTable
 
 PREDICTIONS = "predictions.json"
+TEST_CURVE = "test_curve.json"  # --selection-bias: every epoch's test predictions, never used for a choice
 METRICS = "metrics.json"
 CONFIG = "config.json"
 FOLDS_DIR = "folds"
@@ -116,8 +117,13 @@ def run_fold(
     device: str,
     save_model: bool,
     emit: Callable[..., None],
+    test_curve: bool = False,
 ) -> dict[str, Any]:
-    """Train on the fold's training rows, predict its test rows, write the fold's files."""
+    """Train on the fold's training rows, predict its test rows, write the fold's files.
+
+    With ``test_curve`` the test rows are also predicted after every epoch and written to
+    ``test_curve.json`` beside the fold's predictions, for the selection-bias report only
+    (:mod:`mertool.evaluation.selection_bias`): training and model selection never see them."""
     import torch
 
     from mertool.evaluation.metrics import compute_metrics
@@ -129,6 +135,19 @@ def run_fold(
     seed = fold_seed(cfg.seed, fold.name)
     t0 = time.perf_counter()
     emit("fold_start", fold.name, cfg.fit.epochs)
+    curve: list[dict[str, Any]] = []
+    observer = None
+    if test_curve:
+        test_sets: dict[int, BatchSet] = {}
+
+        def observer(model, epoch: int, normalizer) -> None:
+            # the test rows normalised with the fold's training statistics, as the final test is
+            ts = test_sets.setdefault(id(normalizer), BatchSet(table, fold.test, normalizer))
+            ev = evaluate(model, ts, max(cfg.fit.batch_size, 64), device)
+            curve.append(
+                {"epoch": epoch, "rows": ev["rows"].tolist(), "pred": ev["probs"].argmax(1).tolist()}
+            )
+
     trained = train_on_rows(
         table,
         fold.train,
@@ -138,6 +157,7 @@ def run_fold(
         device,
         on_epoch=lambda rec: emit("epoch", fold.name, rec),
         on_batch=lambda b, n, loss: emit("batch", fold.name, b, n, loss),
+        after_epoch=observer,
     )
     g = np.asarray(groups, dtype=object)
     test_groups = set(g[fold.test])
@@ -167,12 +187,26 @@ def run_fold(
             model_meta(table, cfg, trained, model_inputs(cfg), input_size(cfg), three_frames(cfg), seed),
         )
     write_json_atomic(d / METRICS, {"fold": fold.name, **metrics})
+    if test_curve:
+        write_json_atomic(
+            d / TEST_CURVE,
+            {
+                "fold": fold.name,
+                "note": "every epoch's test predictions, for the selection-bias report only; no choice used them",
+                "ids": [table.ids[i] for i in fold.test],
+                "true": table.labels[fold.test].tolist(),
+                "epochs": [
+                    {"epoch": c["epoch"], "pred": _in_order(c["rows"], c["pred"], fold.test)} for c in curve
+                ],
+            },
+        )
     record = {
         "fold": fold.name,
         "test_groups": sorted(test_groups),
         "classes": table.classes,
         "ids": [table.ids[i] for i in rows],
         "datasets": [table.datasets[i] for i in rows],
+        "groups": [groups[i] for i in rows],
         "true": true.tolist(),
         "pred": pred.tolist(),
         "probs": np.round(probs.astype(np.float64), 6).tolist(),
@@ -196,12 +230,29 @@ def run_fold(
     return summary
 
 
+def _in_order(rows: list[int], values: list[int], order: np.ndarray) -> list[int]:
+    """``values`` given for table ``rows``, re-listed in the order of ``order``."""
+    by_row = dict(zip(rows, values))
+    return [int(by_row[int(r)]) for r in order]
+
+
 # ------------------------------------------------------------------------------------------------
 # worker processes
 
 
 def _worker_main(
-    worker_id, table, groups, cfg, out_dir, device, threads, save_model, tasks, events, model_module
+    worker_id,
+    table,
+    groups,
+    cfg,
+    out_dir,
+    device,
+    threads,
+    save_model,
+    tasks,
+    events,
+    model_module,
+    test_curve,
 ):
     """Entry point of a spawned worker: run folds from ``tasks`` until it gets None.
 
@@ -230,7 +281,7 @@ def _worker_main(
             events.put(("worker_exit", worker_id))
             return
         try:
-            run_fold(table, groups, fold, cfg, out_dir, device, save_model, emit)
+            run_fold(table, groups, fold, cfg, out_dir, device, save_model, emit, test_curve)
         except MertoolError as exc:
             events.put(("fold_failed", fold.name, exc.message))
         except Exception:  # noqa: BLE001 - reported to the parent with the traceback, never swallowed
@@ -417,6 +468,7 @@ def execute(
     threads: int,
     save_models: bool,
     view: _Progress | None = None,
+    test_curve: bool = False,
 ) -> _Progress:
     """Run ``plan.todo``; returns the progress record (finished and failed folds), which
     ``view`` (when given) holds even if the run is interrupted.
@@ -446,17 +498,18 @@ def execute(
                             devices[0],
                             save_models,
                             view,
+                            test_curve,
                         )
                     except MertoolError as exc:
                         view("fold_failed", fold.name, exc.message)
             finally:
                 torch.set_num_threads(previous)
             return view
-        _execute_processes(plan, devices, n_workers, n_threads, save_models, view)
+        _execute_processes(plan, devices, n_workers, n_threads, save_models, view, test_curve)
     return view
 
 
-def _execute_processes(plan, devices, n_workers, n_threads, save_models, view) -> None:
+def _execute_processes(plan, devices, n_workers, n_threads, save_models, view, test_curve=False) -> None:
     import multiprocessing as mp
 
     from mertool.models.registry import model_spec
@@ -486,6 +539,7 @@ def _execute_processes(plan, devices, n_workers, n_threads, save_models, view) -
                     tasks,
                     events,
                     model_module,
+                    test_curve,
                 ),
                 daemon=True,
             )
@@ -543,6 +597,7 @@ def run_evaluation(
     report_only: bool = False,
     plots: bool = True,
     command: str | None = None,
+    test_curve: bool = False,
 ) -> RunOutcome:
     """Load the data, run the selected folds, and write the pooled report (also after Ctrl-C)."""
     from mertool.console import info
@@ -598,7 +653,7 @@ def run_evaluation(
                 f"{len(plan.todo)} fold(s) of {len(plan.folds)} ({cfg.protocol}) on {', '.join(sorted(set(devices)))}: "
                 f"{n_workers} worker process(es) × {n_threads} thread(s)"
             )
-            execute(plan, devices, workers, threads, save_models, view)
+            execute(plan, devices, workers, threads, save_models, view, test_curve)
     except KeyboardInterrupt:
         interrupted = True
     summary = write_report(out_dir, plots=plots)
@@ -615,3 +670,29 @@ def run_evaluation(
     if interrupted:
         raise KeyboardInterrupt(outcome)
     return outcome
+
+
+def run_seeds(
+    source: Any, cfg: RunConfig, out_dir: str | Path, seeds: int, **kwargs: Any
+) -> list[RunOutcome]:
+    """``eval-loso --seeds N``: :func:`run_evaluation` with seeds ``cfg.seed … cfg.seed+N-1``, each
+    into ``out_dir/seed-<s>/``, then ``seeds.json``/``seeds.md`` over them
+    (:mod:`mertool.evaluation.seeds`). A Ctrl-C stops after writing what is finished."""
+    import dataclasses
+
+    from mertool.evaluation.seeds import seed_dirname, write_seed_report
+
+    out_dir = Path(out_dir)
+    outcomes: list[RunOutcome] = []
+    try:
+        for s in range(cfg.seed, cfg.seed + seeds):
+            run_cfg = dataclasses.replace(cfg, seed=s)
+            outcomes.append(run_evaluation(source, run_cfg, out_dir / seed_dirname(s), **kwargs))
+    except KeyboardInterrupt as stop:
+        if stop.args:
+            outcomes.append(stop.args[0])
+        if outcomes:
+            write_seed_report(out_dir, [o.summary for o in outcomes])
+        raise
+    write_seed_report(out_dir, [o.summary for o in outcomes])
+    return outcomes

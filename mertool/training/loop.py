@@ -162,8 +162,13 @@ def fit(
     device: str = "cpu",
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_batch: Callable[[int, int, float], None] | None = None,
+    after_epoch: Callable[[Any, int], None] | None = None,
 ) -> FitResult:
-    """Train ``model`` in place; see the module docstring. ``val_set`` may be None."""
+    """Train ``model`` in place; see the module docstring. ``val_set`` may be None.
+
+    ``after_epoch(model, epoch)`` is called after each epoch's update, before model selection;
+    it may only look (``eval-loso --selection-bias`` records test predictions there, which never
+    reach any choice): the training loop sets the model back to training mode itself."""
     import torch
 
     from mertool.evaluation.metrics import compute_metrics
@@ -245,6 +250,8 @@ def fit(
                     bad_epochs += 1
             record["seconds"] = time.perf_counter() - t0
             history.append(record)
+            if after_epoch is not None:
+                after_epoch(model, epoch)
             if on_epoch is not None:
                 on_epoch(record)
             if has_val and cfg.early_stop > 0 and bad_epochs >= cfg.early_stop:
