@@ -63,8 +63,12 @@ def train_on_rows(
     device: str = "cpu",
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_batch: Callable[[int, int, float], None] | None = None,
+    after_epoch: Callable[[Any, int, Normalizer], None] | None = None,
 ) -> Trained:
-    """Train ``cfg.arch`` on ``rows`` of ``table`` (see module docstring)."""
+    """Train ``cfg.arch`` on ``rows`` of ``table`` (see module docstring).
+
+    ``after_epoch(model, epoch, normalizer)``, if given, is called after every epoch with the
+    fold's normaliser (so an observer can feed other rows exactly as the final test will)."""
     import torch
 
     from mertool.evaluation.protocols import validation_split
@@ -95,7 +99,18 @@ def train_on_rows(
     else:
         train_set = BatchSet(table, train_rows, normalizer, augment=Augmenter(aug) if aug.online else None)
     val_set = BatchSet(table, val_rows, normalizer) if len(val_rows) else None
-    result = fit(model, train_set, val_set, cfg.fit, len(table.classes), seed, device, on_epoch, on_batch)
+    result = fit(
+        model,
+        train_set,
+        val_set,
+        cfg.fit,
+        len(table.classes),
+        seed,
+        device,
+        on_epoch,
+        on_batch,
+        None if after_epoch is None else (lambda m, epoch: after_epoch(m, epoch, normalizer)),
+    )
     return Trained(model, result, normalizer, train_rows, val_rows, val_groups)
 
 
