@@ -46,6 +46,7 @@ COMMAND_MODULES = (
     "models",
     "predict",
     "compare",
+    "rescore",
     "tables",
 )
 

@@ -42,6 +42,10 @@ pooling) so tests can run at small sizes.
 
 Register a builder with :func:`register_model`; option defaults and help strings come from the
 decorator, so ``mertool models list`` and ``train --help`` can show them.
+
+Models from outside the package (:mod:`mertool.models.external`): ``--arch path/to/file.py:Class``
+names any ``torch.nn.Module`` in a Python file, and installed packages add models through the
+``mertool.models`` entry-point group; both go through the same training, folds and reports.
 """
 
 from __future__ import annotations
@@ -135,8 +139,18 @@ def register_model(
     return deco
 
 
+_ENTRY_POINTS_LOADED = False
+
+
 def _load() -> None:
+    global _ENTRY_POINTS_LOADED
     import mertool.models.zoo  # noqa: F401  (imports every architecture module)
+
+    if not _ENTRY_POINTS_LOADED:
+        _ENTRY_POINTS_LOADED = True
+        from mertool.models.external import load_entry_points
+
+        load_entry_points()
 
 
 def model_names() -> list[str]:
@@ -147,6 +161,12 @@ def model_names() -> list[str]:
 def model_spec(name: str) -> ModelSpec:
     _load()
     if name not in _MODELS:
+        from mertool.models.external import external_spec
+
+        spec = external_spec(name)
+        if spec is not None:
+            _MODELS[name] = spec
+            return spec
         raise MertoolError(
             f"unknown model {name!r}", hint=f"one of: {', '.join(sorted(_MODELS))} (mertool models list)"
         )
