@@ -10,12 +10,16 @@ from mertool.store.samplefile import SampleFile
 
 
 def describe(sf: SampleFile, max_samples: int | None = None) -> dict[str, Any]:
-    """Provenance, history, per-sample summary (attributes and array shapes) and totals."""
+    """Provenance, history, per-sample summary (attributes and array shapes) and totals;
+    ``data_roots``: the dataset roots the samples' frame paths are stored under."""
     samples = []
     status = Counter()
     labels = Counter()
     subjects = set()
+    roots = set()
     for i, rec in enumerate(sf.records()):
+        if rec.get(S.A_DATA_ROOT) is not None:
+            roots.add(rec.get(S.A_DATA_ROOT))
         status[rec.get(S.A_STATUS, S.STATUS_OK)] += 1
         labels[rec.get(S.A_LABEL)] += 1
         subjects.add(rec.get(S.A_SUBJECT))
@@ -37,6 +41,7 @@ def describe(sf: SampleFile, max_samples: int | None = None) -> dict[str, Any]:
                 "apex": rec.get(S.A_APEX),
                 "apex_spotted": rec.get(S.A_APEX_SPOTTED),
                 "offset": rec.get(S.A_OFFSET),
+                "data_root": rec.get(S.A_DATA_ROOT),
                 "arrays": arrays,
             }
         )
@@ -49,6 +54,7 @@ def describe(sf: SampleFile, max_samples: int | None = None) -> dict[str, Any]:
         "provenance": sf.provenance,
         "history": sf.history,
         "stages": sf.stages_done,
+        "data_roots": sorted(roots),
         "totals": {
             "samples": sum(status.values()),
             "ok": status.get(S.STATUS_OK, 0),

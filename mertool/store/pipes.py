@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mertool.errors import StoreError
+from mertool.store.paths import RootMap
 from mertool.store.samplefile import SampleFile, SampleWriter
 
 STDIO = "-"
@@ -63,17 +64,18 @@ def spool_stdin() -> Path:
 
 
 @contextmanager
-def open_input(arg: str | Path | None) -> Iterator[SampleFile]:
-    """Open a sample file from a path, or from stdin for ``-``/None."""
+def open_input(arg: str | Path | None, data_roots: tuple[RootMap, ...] | None = None) -> Iterator[SampleFile]:
+    """Open a sample file from a path, or from stdin for ``-``/None (``data_roots``: see
+    :class:`SampleFile`)."""
     if is_stdio(arg):
         tmp = spool_stdin()
         try:
-            with SampleFile(tmp, display_name="<stdin>") as sf:
+            with SampleFile(tmp, display_name="<stdin>", data_roots=data_roots) as sf:
                 yield sf
         finally:
             tmp.unlink(missing_ok=True)
     else:
-        with SampleFile(Path(arg)) as sf:  # type: ignore[arg-type]
+        with SampleFile(Path(arg), data_roots=data_roots) as sf:  # type: ignore[arg-type]
             yield sf
 
 
@@ -97,12 +99,17 @@ def open_output(
     source: SampleFile | None = None,
     inputs: list[dict[str, str]] | None = None,
     resume: bool = False,
+    retry_failed: bool = False,
 ) -> Iterator[SampleWriter]:
-    """A :class:`SampleWriter` for ``-o`` (file, ``-`` or omitted), committed on success."""
+    """A :class:`SampleWriter` for ``-o`` (file, ``-`` or omitted), committed on success.
+    ``retry_failed`` resumes too, and processes the samples that failed again."""
     target = output_target(arg)
-    if resume and target is None:
-        raise StoreError("--resume needs -o FILE (a stream on stdout cannot be resumed)")
-    writer = SampleWriter(target, stage, params, source=source, inputs=inputs, resume=resume)
+    if (resume or retry_failed) and target is None:
+        flag = "--retry-failed" if retry_failed else "--resume"
+        raise StoreError(f"{flag} needs -o FILE (a stream on stdout cannot be resumed)")
+    writer = SampleWriter(
+        target, stage, params, source=source, inputs=inputs, resume=resume, retry_failed=retry_failed
+    )
     try:
         yield writer
     except BaseException:
@@ -114,3 +121,10 @@ def open_output(
         raise
     else:
         writer.commit()
+        if writer.resumed_failed and not retry_failed:
+            from mertool.console import info
+
+            info(
+                f"{len(writer.resumed_failed)} sample(s) had failed before this --resume and were kept "
+                "as they are; add --retry-failed to process them again"
+            )

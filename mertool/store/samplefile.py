@@ -37,7 +37,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mertool.errors import StoreError
+from mertool.errors import SampleError, StoreError
+from mertool.store import paths as P
 from mertool.store import schema as S
 from mertool.store.provenance import dumps, input_record, make_provenance, sha256_file
 
@@ -146,12 +147,17 @@ def _walk_arrays(group: h5py.Group, prefix: str = "") -> Iterator[str]:
 class SampleRecord:
     """One sample as read from a file: its attributes and lazy access to its arrays.
 
-    Array access only works while the file is open (inside the ``with`` block).
+    Array access only works while the file is open (inside the ``with`` block). ``frame_paths``
+    come back resolved (:meth:`frame_paths`): ready to open from the current folder.
     """
 
     id: str
     attrs: dict[str, Any]
     _group: h5py.Group | None = field(default=None, repr=False)
+    #: the data-root mappings in force when the file was opened (:mod:`mertool.store.paths`)
+    root_maps: tuple[P.RootMap, ...] = field(default=(), repr=False)
+    #: the file the sample was read from, for messages
+    file_name: str = field(default="?", repr=False)
 
     @property
     def ok(self) -> bool:
@@ -169,7 +175,42 @@ class SampleRecord:
                 f"sample {self.id}: no array {name!r} (has: {', '.join(self.array_names()) or 'none'})",
                 hint="run the stage that makes it first (mertool inspect FILE shows what a file holds)",
             )
+        if name == S.D_FRAME_PATHS:
+            return self.frame_paths()
         return read_array(self._group[name])  # type: ignore[index]
+
+    # -- source frames
+    @property
+    def data_root(self) -> str | None:
+        """Where the dataset root recorded by detect-faces is now (mappings applied); None for
+        files of older versions, whose frame paths are relative to the folder the stage ran in."""
+        return P.resolve_root(self.attrs.get(S.A_DATA_ROOT), self.root_maps)
+
+    def frame_paths(self) -> list[str]:
+        """The source frame files to open (:func:`mertool.store.paths.resolve_frame_paths`)."""
+        if not self.has(S.D_FRAME_PATHS):
+            raise StoreError(
+                f"{self.file_name}: sample {self.id} has no {S.D_FRAME_PATHS!r}",
+                hint="run detect-faces on the dataset root, a folder of frames or a video",
+            )
+        stored = read_array(self._group[S.D_FRAME_PATHS])  # type: ignore[index]
+        return P.resolve_frame_paths(stored, self.attrs.get(S.A_DATA_ROOT), self.root_maps)
+
+    def missing_frames_error(self, paths: list[str] | None = None) -> SampleError | None:
+        """A :class:`SampleError` naming the first frame file that cannot be found (this file,
+        this sample, and the ``--data-root`` that would fix a moved dataset), or None when
+        every frame is there."""
+        paths = self.frame_paths() if paths is None else paths
+        missing = P.first_missing(paths)
+        if missing is None:
+            return None
+        stored_root = self.attrs.get(S.A_DATA_ROOT)
+        return SampleError(
+            self.id,
+            P.missing_frame_message(missing, self.file_name, stored_root, self.root_maps),
+            hint=f"mertool inspect --json {self.file_name} lists the stored data_roots; "
+            f"{P.CLI_OPTION} OLD=NEW or {P.ENV_DATA_ROOT}=OLD=NEW says where it is now",
+        )
 
     def array_names(self) -> list[str]:
         return list(_walk_arrays(self._group)) if self._group is not None else []
@@ -199,11 +240,21 @@ def check_file(path: Path) -> None:
 
 
 class SampleFile:
-    """A mertool sample file opened for reading. Use as a context manager."""
+    """A mertool sample file opened for reading. Use as a context manager.
 
-    def __init__(self, path: str | Path, display_name: str | None = None):
+    ``data_roots`` are the ``OLD=NEW`` mappings its records resolve frame paths with; None:
+    those in force (``--data-root`` of the running command, then ``MERTOOL_DATA_ROOT``).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        display_name: str | None = None,
+        data_roots: tuple[P.RootMap, ...] | None = None,
+    ):
         self.path = Path(path)
         self.name = display_name or str(path)
+        self.root_maps = P.active_root_maps() if data_roots is None else tuple(data_roots)
         check_file(self.path)
         try:
             self._h5 = h5py.File(self.path, "r")
@@ -292,7 +343,7 @@ class SampleFile:
 
     def record(self, sample_id: str) -> SampleRecord:
         group = self.group(sample_id)
-        return SampleRecord(sample_id, decode_attrs(group.attrs), group)
+        return SampleRecord(sample_id, decode_attrs(group.attrs), group, self.root_maps, self.name)
 
     def records(self, ok_only: bool = False) -> Iterator[SampleRecord]:
         for sid in self.ids():
@@ -327,6 +378,11 @@ class SampleWriter:
 
     ``target`` is a path, or ``None`` for stdout. ``source`` is the file the samples come from
     (its provenance becomes this file's history); ``inputs`` lists other inputs read.
+    ``retry_failed`` (with ``resume``): samples the resumed file holds as failed are not done,
+    so the stage processes them again.
+
+    A sample's ``data_root`` attribute is stored absolute, and ``frame_paths`` written with it
+    are stored relative to it (:mod:`mertool.store.paths`).
     """
 
     def __init__(
@@ -338,9 +394,12 @@ class SampleWriter:
         inputs: list[dict[str, str]] | None = None,
         resume: bool = False,
         command: str | None = None,
+        retry_failed: bool = False,
     ):
         self.target = target
         self.stage = stage
+        self.retry_failed = retry_failed
+        resume = resume or retry_failed
         self._committed = False
         history = []
         if source is not None:
@@ -395,11 +454,33 @@ class SampleWriter:
         self._samples = self._h5.require_group(S.SAMPLES_GROUP)
         self.n_written = 0
         self.n_failed = 0
+        #: failed samples the resumed file held (kept as they are unless ``retry_failed``)
+        self.resumed_failed = self._failed_ids() if self.resumed else []
 
     # -- queries
     def is_done(self, sample_id: str) -> bool:
-        """True when a resumed file already holds this sample (ok or failed)."""
-        return sample_id in self._samples and S.A_ID in self._samples[sample_id].attrs
+        """True when a resumed file already holds this sample: ok, or failed unless
+        ``retry_failed`` (then a failed sample is done again; the one place ``--retry-failed``
+        acts, for every stage)."""
+        if sample_id not in self._samples:
+            return False
+        attrs = self._samples[sample_id].attrs
+        if S.A_ID not in attrs:
+            return False
+        return not (self.retry_failed and _to_python(attrs.get(S.A_STATUS)) == S.STATUS_FAILED)
+
+    def _failed_ids(self) -> list[str]:
+        out: list[str] = []
+        self._samples.visititems(
+            lambda name, obj: (
+                out.append(_to_python(obj.attrs[S.A_ID]))
+                if isinstance(obj, h5py.Group)
+                and S.A_ID in obj.attrs
+                and _to_python(obj.attrs.get(S.A_STATUS)) == S.STATUS_FAILED
+                else None
+            )
+        )
+        return out
 
     def done_ids(self) -> list[str]:
         out: list[str] = []
@@ -444,7 +525,13 @@ class SampleWriter:
             encode_attr(group.attrs, key, value)
         if S.A_STATUS not in group.attrs:
             encode_attr(group.attrs, S.A_STATUS, S.STATUS_OK)
+        root = _to_python(group.attrs.get(S.A_DATA_ROOT))
+        if root is not None:
+            root = P.absolute_root(root)
+            encode_attr(group.attrs, S.A_DATA_ROOT, root)
         for name, value in (arrays or {}).items():
+            if name == S.D_FRAME_PATHS and root is not None:
+                value = P.relative_frame_paths(value, root)
             write_array(group, name, value)
         self._h5.flush()
         if group.attrs[S.A_STATUS] == S.STATUS_FAILED:

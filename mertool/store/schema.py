@@ -13,6 +13,9 @@ Sample attributes are scalars (str, int, float, bool) or lists of them. A missin
 apex written ``/``, SMIC's absent apex) is an *absent attribute*, never a sentinel number.
 Attributes whose names end in ``_json`` hold JSON text and are decoded on read.
 
+Frame paths are stored relative to the sample's ``data_root`` (absolute), and read back through
+:func:`mertool.store.paths.resolve_frame_paths` (remapped with ``--data-root`` / ``MERTOOL_DATA_ROOT``).
+
 Frame numbers are the dataset's own absolute numbers (``img46.jpg`` is frame 46), never list
 positions: ``onset``/``apex``/``offset`` attributes and the ``frame_numbers`` array use them.
 """
@@ -54,12 +57,13 @@ A_VARIANT = "variant"  # reader variant (casme2 "raw"/"cropped", smic "HS"/"VIS"
 A_STATUS = "status"  # "ok" or "failed"
 A_ERROR = "error"  # why a failed sample failed (names the file where there is one)
 A_WARNINGS = "warnings"  # list of non-fatal notes about this sample
+A_DATA_ROOT = "data_root"  # absolute dataset root; frame_paths are relative to it (store/paths.py)
 STATUS_OK = "ok"
 STATUS_FAILED = "failed"
 
 # --- arrays written from the dataset reader ------------------------------------------------------
 D_FRAME_NUMBERS = "frame_numbers"  # (T,) int32, absolute frame numbers of the frames kept
-D_FRAME_PATHS = "frame_paths"  # (T,) str, source image paths
+D_FRAME_PATHS = "frame_paths"  # (T,) str, source image paths relative to A_DATA_ROOT
 
 # --- detect-faces ------------------------------------------------------------------------------
 D_FRAMES = "frames"  # (T, S, S) or (T, S, S, 3) uint8, aligned faces, RGB
