@@ -36,6 +36,7 @@ _mertool() {
             "mertool:eval-loso") path="mertool eval-loso"; npos=0; continue ;;
             "mertool:predict") path="mertool predict"; npos=0; continue ;;
             "mertool:compare") path="mertool compare"; npos=0; continue ;;
+            "mertool:rescore") path="mertool rescore"; npos=0; continue ;;
             "mertool:datasets") path="mertool datasets"; npos=0; continue ;;
             "mertool:detector") path="mertool detector"; npos=0; continue ;;
             "mertool:models") path="mertool models"; npos=0; continue ;;
@@ -55,15 +56,16 @@ _mertool() {
             "mertool tables:frames-as-samples") path="mertool tables frames-as-samples"; npos=0; continue ;;
             "mertool inspect:--limit"|"mertool inspect:-n") ((i++)); continue ;;
             "mertool synth:--layout"|"mertool synth:-l"|"mertool synth:--subjects"|"mertool synth:-s"|"mertool synth:--clips-per-subject"|"mertool synth:-c"|"mertool synth:--fps"|"mertool synth:--seed"|"mertool synth:--size"|"mertool synth:--truth") ((i++)); continue ;;
-            "mertool detect-faces:--output"|"mertool detect-faces:-o"|"mertool detect-faces:--detector"|"mertool detect-faces:--weights"|"mertool detect-faces:--dataset"|"mertool detect-faces:-d"|"mertool detect-faces:--label-map"|"mertool detect-faces:--size"|"mertool detect-faces:--color"|"mertool detect-faces:--align"|"mertool detect-faces:--workers"|"mertool detect-faces:-j"|"mertool detect-faces:--limit"|"mertool detect-faces:--on-error") ((i++)); continue ;;
+            "mertool detect-faces:--output"|"mertool detect-faces:-o"|"mertool detect-faces:--detector"|"mertool detect-faces:--weights"|"mertool detect-faces:--dataset"|"mertool detect-faces:-d"|"mertool detect-faces:--label-map"|"mertool detect-faces:--size"|"mertool detect-faces:--color"|"mertool detect-faces:--align"|"mertool detect-faces:--workers"|"mertool detect-faces:-j"|"mertool detect-faces:--limit"|"mertool detect-faces:--on-error"|"mertool detect-faces:--data-root") ((i++)); continue ;;
             "mertool spot-apex:--output"|"mertool spot-apex:-o"|"mertool spot-apex:--method"|"mertool spot-apex:-m"|"mertool spot-apex:--fallback"|"mertool spot-apex:--compare"|"mertool spot-apex:--lbp-points"|"mertool spot-apex:--lbp-radius"|"mertool spot-apex:--lbp-grid"|"mertool spot-apex:--lbp-blur"|"mertool spot-apex:--dc-parts"|"mertool spot-apex:--dc-min-len"|"mertool spot-apex:--boxes"|"mertool spot-apex:--dataset"|"mertool spot-apex:-d"|"mertool spot-apex:--label-map"|"mertool spot-apex:--on-error"|"mertool spot-apex:--workers"|"mertool spot-apex:-j") ((i++)); continue ;;
-            "mertool crop-rois:--output"|"mertool crop-rois:-o"|"mertool crop-rois:--regions"|"mertool crop-rois:--size"|"mertool crop-rois:--roi-size"|"mertool crop-rois:--frames"|"mertool crop-rois:--from"|"mertool crop-rois:--dataset"|"mertool crop-rois:-d"|"mertool crop-rois:--label-map"|"mertool crop-rois:--workers"|"mertool crop-rois:-j"|"mertool crop-rois:--on-error") ((i++)); continue ;;
+            "mertool crop-rois:--output"|"mertool crop-rois:-o"|"mertool crop-rois:--regions"|"mertool crop-rois:--size"|"mertool crop-rois:--roi-size"|"mertool crop-rois:--frames"|"mertool crop-rois:--from"|"mertool crop-rois:--dataset"|"mertool crop-rois:-d"|"mertool crop-rois:--label-map"|"mertool crop-rois:--workers"|"mertool crop-rois:-j"|"mertool crop-rois:--on-error"|"mertool crop-rois:--data-root") ((i++)); continue ;;
             "mertool flow:--output"|"mertool flow:-o"|"mertool flow:--preset"|"mertool flow:-p"|"mertool flow:--method"|"mertool flow:-m"|"mertool flow:--size"|"mertool flow:--strain"|"mertool flow:--normalize"|"mertool flow:--tvl1-tau"|"mertool flow:--tvl1-lambda"|"mertool flow:--tvl1-theta"|"mertool flow:--tvl1-scales"|"mertool flow:--tvl1-warps"|"mertool flow:--tvl1-epsilon"|"mertool flow:--tvl1-inner"|"mertool flow:--tvl1-outer"|"mertool flow:--tvl1-scale-step"|"mertool flow:--tvl1-median"|"mertool flow:--cv2-threads"|"mertool flow:--dataset"|"mertool flow:-d"|"mertool flow:--label-map"|"mertool flow:--on-error"|"mertool flow:--workers"|"mertool flow:-j") ((i++)); continue ;;
-            "mertool show:--output"|"mertool show:-o"|"mertool show:--panels") ((i++)); continue ;;
+            "mertool show:--output"|"mertool show:-o"|"mertool show:--panels"|"mertool show:--data-root") ((i++)); continue ;;
             "mertool train:--output"|"mertool train:-o"|"mertool train:--arch"|"mertool train:-a"|"mertool train:--opt"|"mertool train:--stages"|"mertool train:--fusion"|"mertool train:--attention"|"mertool train:--branches"|"mertool train:--input-size"|"mertool train:--preset"|"mertool train:--loss"|"mertool train:--loss-opt"|"mertool train:--epochs"|"mertool train:--batch-size"|"mertool train:-b"|"mertool train:--lr"|"mertool train:--optimizer"|"mertool train:--weight-decay"|"mertool train:--schedule"|"mertool train:--step-size"|"mertool train:--gamma"|"mertool train:--augment"|"mertool train:--val-subjects"|"mertool train:--early-stop"|"mertool train:--monitor"|"mertool train:--label-map"|"mertool train:--norm"|"mertool train:--device"|"mertool train:--seed"|"mertool train:--threads"|"mertool train:--dataset"|"mertool train:-d") ((i++)); continue ;;
-            "mertool eval-loso:--output"|"mertool eval-loso:-o"|"mertool eval-loso:--arch"|"mertool eval-loso:-a"|"mertool eval-loso:--opt"|"mertool eval-loso:--stages"|"mertool eval-loso:--fusion"|"mertool eval-loso:--attention"|"mertool eval-loso:--branches"|"mertool eval-loso:--input-size"|"mertool eval-loso:--preset"|"mertool eval-loso:--protocol"|"mertool eval-loso:--loss"|"mertool eval-loso:--loss-opt"|"mertool eval-loso:--epochs"|"mertool eval-loso:--batch-size"|"mertool eval-loso:-b"|"mertool eval-loso:--lr"|"mertool eval-loso:--optimizer"|"mertool eval-loso:--weight-decay"|"mertool eval-loso:--schedule"|"mertool eval-loso:--step-size"|"mertool eval-loso:--gamma"|"mertool eval-loso:--augment"|"mertool eval-loso:--val-subjects"|"mertool eval-loso:--early-stop"|"mertool eval-loso:--monitor"|"mertool eval-loso:--label-map"|"mertool eval-loso:--norm"|"mertool eval-loso:--folds"|"mertool eval-loso:--shard"|"mertool eval-loso:--workers"|"mertool eval-loso:-j"|"mertool eval-loso:--threads"|"mertool eval-loso:--device"|"mertool eval-loso:--seed"|"mertool eval-loso:--dataset"|"mertool eval-loso:-d") ((i++)); continue ;;
-            "mertool predict:--device"|"mertool predict:--batch-size"|"mertool predict:-b"|"mertool predict:--dataset"|"mertool predict:-d") ((i++)); continue ;;
+            "mertool eval-loso:--output"|"mertool eval-loso:-o"|"mertool eval-loso:--arch"|"mertool eval-loso:-a"|"mertool eval-loso:--opt"|"mertool eval-loso:--stages"|"mertool eval-loso:--fusion"|"mertool eval-loso:--attention"|"mertool eval-loso:--branches"|"mertool eval-loso:--input-size"|"mertool eval-loso:--preset"|"mertool eval-loso:--protocol"|"mertool eval-loso:--loss"|"mertool eval-loso:--loss-opt"|"mertool eval-loso:--epochs"|"mertool eval-loso:--batch-size"|"mertool eval-loso:-b"|"mertool eval-loso:--lr"|"mertool eval-loso:--optimizer"|"mertool eval-loso:--weight-decay"|"mertool eval-loso:--schedule"|"mertool eval-loso:--step-size"|"mertool eval-loso:--gamma"|"mertool eval-loso:--augment"|"mertool eval-loso:--val-subjects"|"mertool eval-loso:--early-stop"|"mertool eval-loso:--monitor"|"mertool eval-loso:--label-map"|"mertool eval-loso:--norm"|"mertool eval-loso:--folds"|"mertool eval-loso:--shard"|"mertool eval-loso:--workers"|"mertool eval-loso:-j"|"mertool eval-loso:--threads"|"mertool eval-loso:--device"|"mertool eval-loso:--seed"|"mertool eval-loso:--seeds"|"mertool eval-loso:--dataset"|"mertool eval-loso:-d") ((i++)); continue ;;
+            "mertool predict:--device"|"mertool predict:--batch-size"|"mertool predict:-b"|"mertool predict:--dataset"|"mertool predict:-d"|"mertool predict:--data-root") ((i++)); continue ;;
             "mertool compare:--metric"|"mertool compare:-m") ((i++)); continue ;;
+            "mertool rescore:--classes"|"mertool rescore:--draws"|"mertool rescore:--seed"|"mertool rescore:--output"|"mertool rescore:-o") ((i++)); continue ;;
             "mertool datasets info:--dataset"|"mertool datasets info:-d") ((i++)); continue ;;
             "mertool detector models:--imgsz") ((i++)); continue ;;
             "mertool detector prepare:--output"|"mertool detector prepare:-o"|"mertool detector prepare:--link"|"mertool detector prepare:--min-size") ((i++)); continue ;;
@@ -97,6 +99,7 @@ _mertool() {
         "mertool detect-faces:--workers"|"mertool detect-faces:-j") :; return 0 ;;
         "mertool detect-faces:--limit") :; return 0 ;;
         "mertool detect-faces:--on-error") _mertool_compgen words "skip fail"; return 0 ;;
+        "mertool detect-faces:--data-root") _mertool_compgen file; return 0 ;;
         "mertool spot-apex:--output"|"mertool spot-apex:-o") _mertool_compgen file; return 0 ;;
         "mertool spot-apex:--method"|"mertool spot-apex:-m") _mertool_compgen words "dc-rois flow-peak label middle"; return 0 ;;
         "mertool spot-apex:--fallback") _mertool_compgen words "dc-rois flow-peak label middle"; return 0 ;;
@@ -122,6 +125,7 @@ _mertool() {
         "mertool crop-rois:--label-map") _mertool_compgen words "native megc2019 casme2-5 rafdb-7 ckplus-7 ckplus-8"; return 0 ;;
         "mertool crop-rois:--workers"|"mertool crop-rois:-j") :; return 0 ;;
         "mertool crop-rois:--on-error") _mertool_compgen words "skip fail"; return 0 ;;
+        "mertool crop-rois:--data-root") _mertool_compgen file; return 0 ;;
         "mertool flow:--output"|"mertool flow:-o") _mertool_compgen file; return 0 ;;
         "mertool flow:--preset"|"mertool flow:-p") _mertool_compgen words "micro opencv-default dis farneback"; return 0 ;;
         "mertool flow:--method"|"mertool flow:-m") _mertool_compgen words "tvl1 dis farneback"; return 0 ;;
@@ -145,6 +149,7 @@ _mertool() {
         "mertool flow:--workers"|"mertool flow:-j") :; return 0 ;;
         "mertool show:--output"|"mertool show:-o") _mertool_compgen file; return 0 ;;
         "mertool show:--panels") :; return 0 ;;
+        "mertool show:--data-root") _mertool_compgen file; return 0 ;;
         "mertool train:--output"|"mertool train:-o") _mertool_compgen file; return 0 ;;
         "mertool train:--arch"|"mertool train:-a") _mertool_compgen words "bi-woof-svm dfr-net dual-branch hoof-svm lbp-top-svm off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet"; return 0 ;;
         "mertool train:--opt") :; return 0 ;;
@@ -206,11 +211,17 @@ _mertool() {
         "mertool eval-loso:--threads") :; return 0 ;;
         "mertool eval-loso:--device") _mertool_compgen words "auto cpu cuda"; return 0 ;;
         "mertool eval-loso:--seed") :; return 0 ;;
+        "mertool eval-loso:--seeds") :; return 0 ;;
         "mertool eval-loso:--dataset"|"mertool eval-loso:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool predict:--device") :; return 0 ;;
         "mertool predict:--batch-size"|"mertool predict:-b") :; return 0 ;;
         "mertool predict:--dataset"|"mertool predict:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
+        "mertool predict:--data-root") _mertool_compgen file; return 0 ;;
         "mertool compare:--metric"|"mertool compare:-m") :; return 0 ;;
+        "mertool rescore:--classes") :; return 0 ;;
+        "mertool rescore:--draws") :; return 0 ;;
+        "mertool rescore:--seed") :; return 0 ;;
+        "mertool rescore:--output"|"mertool rescore:-o") _mertool_compgen file; return 0 ;;
         "mertool datasets info:--dataset"|"mertool datasets info:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool detector models:--imgsz") :; return 0 ;;
         "mertool detector prepare:--output"|"mertool detector prepare:-o") _mertool_compgen file; return 0 ;;
@@ -252,15 +263,16 @@ _mertool() {
             "mertool doctor") _mertool_compgen words "--json --quiet --help -h" ;;
             "mertool inspect") _mertool_compgen words "--json --limit -n --help -h" ;;
             "mertool synth") _mertool_compgen words "--layout -l --subjects -s --clips-per-subject -c --fps --seed --size --truth --overwrite --json --help -h" ;;
-            "mertool detect-faces") _mertool_compgen words "--output -o --detector --weights --dataset -d --label-map --size --color --align --workers -j --limit --on-error --resume --help -h" ;;
-            "mertool spot-apex") _mertool_compgen words "--output -o --method -m --fallback --compare --lbp-points --lbp-radius --lbp-grid --lbp-blur --dc-parts --dc-min-len --boxes --dataset -d --label-map --on-error --resume --workers -j --json --help -h" ;;
-            "mertool crop-rois") _mertool_compgen words "--output -o --regions --size --roi-size --frames --keep-frames --from --dataset -d --label-map --workers -j --on-error --resume --help -h" ;;
-            "mertool flow") _mertool_compgen words "--output -o --preset -p --method -m --size --strain --normalize --tvl1-tau --tvl1-lambda --tvl1-theta --tvl1-scales --tvl1-warps --tvl1-epsilon --tvl1-inner --tvl1-outer --tvl1-scale-step --tvl1-median --cv2-threads --dataset -d --label-map --on-error --resume --workers -j --json --help -h" ;;
-            "mertool show") _mertool_compgen words "--output -o --panels --list --help -h" ;;
+            "mertool detect-faces") _mertool_compgen words "--output -o --detector --weights --dataset -d --label-map --size --color --align --workers -j --limit --on-error --resume --retry-failed --data-root --help -h" ;;
+            "mertool spot-apex") _mertool_compgen words "--output -o --method -m --fallback --compare --lbp-points --lbp-radius --lbp-grid --lbp-blur --dc-parts --dc-min-len --boxes --dataset -d --label-map --on-error --resume --retry-failed --workers -j --json --help -h" ;;
+            "mertool crop-rois") _mertool_compgen words "--output -o --regions --size --roi-size --frames --keep-frames --from --dataset -d --label-map --workers -j --on-error --resume --retry-failed --data-root --help -h" ;;
+            "mertool flow") _mertool_compgen words "--output -o --preset -p --method -m --size --strain --normalize --tvl1-tau --tvl1-lambda --tvl1-theta --tvl1-scales --tvl1-warps --tvl1-epsilon --tvl1-inner --tvl1-outer --tvl1-scale-step --tvl1-median --cv2-threads --dataset -d --label-map --on-error --resume --retry-failed --workers -j --json --help -h" ;;
+            "mertool show") _mertool_compgen words "--output -o --panels --list --data-root --help -h" ;;
             "mertool train") _mertool_compgen words "--output -o --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
-            "mertool eval-loso") _mertool_compgen words "--output -o --arch -a --opt --stages --fusion --attention --branches --input-size --preset --protocol --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --label-map --norm --folds --shard --resume --report-only --workers -j --threads --save-models --no-plots --json --device --seed --dataset -d --help -h" ;;
-            "mertool predict") _mertool_compgen words "--json --device --batch-size -b --dataset -d --help -h" ;;
+            "mertool eval-loso") _mertool_compgen words "--output -o --arch -a --opt --stages --fusion --attention --branches --input-size --preset --protocol --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --label-map --norm --folds --shard --resume --report-only --workers -j --threads --save-models --no-plots --json --device --seed --seeds --selection-bias --dataset -d --help -h" ;;
+            "mertool predict") _mertool_compgen words "--json --device --batch-size -b --dataset -d --data-root --help -h" ;;
             "mertool compare") _mertool_compgen words "--metric -m --json --help -h" ;;
+            "mertool rescore") _mertool_compgen words "--classes --draws --seed --output -o --json --help -h" ;;
             "mertool datasets") _mertool_compgen words "--help -h" ;;
             "mertool datasets list") _mertool_compgen words "--json --help -h" ;;
             "mertool datasets info") _mertool_compgen words "--dataset -d --json --help -h" ;;
@@ -282,7 +294,7 @@ _mertool() {
         return 0
     fi
     case "$path" in
-        "mertool") _mertool_compgen words "doctor inspect synth detect-faces spot-apex crop-rois flow show train eval-loso predict compare datasets detector models tables" ;;
+        "mertool") _mertool_compgen words "doctor inspect synth detect-faces spot-apex crop-rois flow show train eval-loso predict compare rescore datasets detector models tables" ;;
         "mertool inspect")
             case "$npos" in
                 0) _mertool_compgen file ;;
@@ -329,6 +341,10 @@ _mertool() {
             case "$npos" in
                 0) _mertool_compgen file ;;
                 1) _mertool_compgen file ;;
+            esac ;;
+        "mertool rescore")
+            case "$npos" in
+                0) _mertool_compgen file ;;
             esac ;;
         "mertool datasets") _mertool_compgen words "list info" ;;
         "mertool datasets info")

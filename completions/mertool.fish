@@ -37,6 +37,8 @@ function __mertool_path
                 set path 'mertool predict'
             case 'mertool:compare'
                 set path 'mertool compare'
+            case 'mertool:rescore'
+                set path 'mertool rescore'
             case 'mertool:datasets'
                 set path 'mertool datasets'
             case 'mertool:detector'
@@ -75,23 +77,25 @@ function __mertool_path
                 set skip 1
             case 'mertool synth:--layout' 'mertool synth:-l' 'mertool synth:--subjects' 'mertool synth:-s' 'mertool synth:--clips-per-subject' 'mertool synth:-c' 'mertool synth:--fps' 'mertool synth:--seed' 'mertool synth:--size' 'mertool synth:--truth'
                 set skip 1
-            case 'mertool detect-faces:--output' 'mertool detect-faces:-o' 'mertool detect-faces:--detector' 'mertool detect-faces:--weights' 'mertool detect-faces:--dataset' 'mertool detect-faces:-d' 'mertool detect-faces:--label-map' 'mertool detect-faces:--size' 'mertool detect-faces:--color' 'mertool detect-faces:--align' 'mertool detect-faces:--workers' 'mertool detect-faces:-j' 'mertool detect-faces:--limit' 'mertool detect-faces:--on-error'
+            case 'mertool detect-faces:--output' 'mertool detect-faces:-o' 'mertool detect-faces:--detector' 'mertool detect-faces:--weights' 'mertool detect-faces:--dataset' 'mertool detect-faces:-d' 'mertool detect-faces:--label-map' 'mertool detect-faces:--size' 'mertool detect-faces:--color' 'mertool detect-faces:--align' 'mertool detect-faces:--workers' 'mertool detect-faces:-j' 'mertool detect-faces:--limit' 'mertool detect-faces:--on-error' 'mertool detect-faces:--data-root'
                 set skip 1
             case 'mertool spot-apex:--output' 'mertool spot-apex:-o' 'mertool spot-apex:--method' 'mertool spot-apex:-m' 'mertool spot-apex:--fallback' 'mertool spot-apex:--compare' 'mertool spot-apex:--lbp-points' 'mertool spot-apex:--lbp-radius' 'mertool spot-apex:--lbp-grid' 'mertool spot-apex:--lbp-blur' 'mertool spot-apex:--dc-parts' 'mertool spot-apex:--dc-min-len' 'mertool spot-apex:--boxes' 'mertool spot-apex:--dataset' 'mertool spot-apex:-d' 'mertool spot-apex:--label-map' 'mertool spot-apex:--on-error' 'mertool spot-apex:--workers' 'mertool spot-apex:-j'
                 set skip 1
-            case 'mertool crop-rois:--output' 'mertool crop-rois:-o' 'mertool crop-rois:--regions' 'mertool crop-rois:--size' 'mertool crop-rois:--roi-size' 'mertool crop-rois:--frames' 'mertool crop-rois:--from' 'mertool crop-rois:--dataset' 'mertool crop-rois:-d' 'mertool crop-rois:--label-map' 'mertool crop-rois:--workers' 'mertool crop-rois:-j' 'mertool crop-rois:--on-error'
+            case 'mertool crop-rois:--output' 'mertool crop-rois:-o' 'mertool crop-rois:--regions' 'mertool crop-rois:--size' 'mertool crop-rois:--roi-size' 'mertool crop-rois:--frames' 'mertool crop-rois:--from' 'mertool crop-rois:--dataset' 'mertool crop-rois:-d' 'mertool crop-rois:--label-map' 'mertool crop-rois:--workers' 'mertool crop-rois:-j' 'mertool crop-rois:--on-error' 'mertool crop-rois:--data-root'
                 set skip 1
             case 'mertool flow:--output' 'mertool flow:-o' 'mertool flow:--preset' 'mertool flow:-p' 'mertool flow:--method' 'mertool flow:-m' 'mertool flow:--size' 'mertool flow:--strain' 'mertool flow:--normalize' 'mertool flow:--tvl1-tau' 'mertool flow:--tvl1-lambda' 'mertool flow:--tvl1-theta' 'mertool flow:--tvl1-scales' 'mertool flow:--tvl1-warps' 'mertool flow:--tvl1-epsilon' 'mertool flow:--tvl1-inner' 'mertool flow:--tvl1-outer' 'mertool flow:--tvl1-scale-step' 'mertool flow:--tvl1-median' 'mertool flow:--cv2-threads' 'mertool flow:--dataset' 'mertool flow:-d' 'mertool flow:--label-map' 'mertool flow:--on-error' 'mertool flow:--workers' 'mertool flow:-j'
                 set skip 1
-            case 'mertool show:--output' 'mertool show:-o' 'mertool show:--panels'
+            case 'mertool show:--output' 'mertool show:-o' 'mertool show:--panels' 'mertool show:--data-root'
                 set skip 1
             case 'mertool train:--output' 'mertool train:-o' 'mertool train:--arch' 'mertool train:-a' 'mertool train:--opt' 'mertool train:--stages' 'mertool train:--fusion' 'mertool train:--attention' 'mertool train:--branches' 'mertool train:--input-size' 'mertool train:--preset' 'mertool train:--loss' 'mertool train:--loss-opt' 'mertool train:--epochs' 'mertool train:--batch-size' 'mertool train:-b' 'mertool train:--lr' 'mertool train:--optimizer' 'mertool train:--weight-decay' 'mertool train:--schedule' 'mertool train:--step-size' 'mertool train:--gamma' 'mertool train:--augment' 'mertool train:--val-subjects' 'mertool train:--early-stop' 'mertool train:--monitor' 'mertool train:--label-map' 'mertool train:--norm' 'mertool train:--device' 'mertool train:--seed' 'mertool train:--threads' 'mertool train:--dataset' 'mertool train:-d'
                 set skip 1
-            case 'mertool eval-loso:--output' 'mertool eval-loso:-o' 'mertool eval-loso:--arch' 'mertool eval-loso:-a' 'mertool eval-loso:--opt' 'mertool eval-loso:--stages' 'mertool eval-loso:--fusion' 'mertool eval-loso:--attention' 'mertool eval-loso:--branches' 'mertool eval-loso:--input-size' 'mertool eval-loso:--preset' 'mertool eval-loso:--protocol' 'mertool eval-loso:--loss' 'mertool eval-loso:--loss-opt' 'mertool eval-loso:--epochs' 'mertool eval-loso:--batch-size' 'mertool eval-loso:-b' 'mertool eval-loso:--lr' 'mertool eval-loso:--optimizer' 'mertool eval-loso:--weight-decay' 'mertool eval-loso:--schedule' 'mertool eval-loso:--step-size' 'mertool eval-loso:--gamma' 'mertool eval-loso:--augment' 'mertool eval-loso:--val-subjects' 'mertool eval-loso:--early-stop' 'mertool eval-loso:--monitor' 'mertool eval-loso:--label-map' 'mertool eval-loso:--norm' 'mertool eval-loso:--folds' 'mertool eval-loso:--shard' 'mertool eval-loso:--workers' 'mertool eval-loso:-j' 'mertool eval-loso:--threads' 'mertool eval-loso:--device' 'mertool eval-loso:--seed' 'mertool eval-loso:--dataset' 'mertool eval-loso:-d'
+            case 'mertool eval-loso:--output' 'mertool eval-loso:-o' 'mertool eval-loso:--arch' 'mertool eval-loso:-a' 'mertool eval-loso:--opt' 'mertool eval-loso:--stages' 'mertool eval-loso:--fusion' 'mertool eval-loso:--attention' 'mertool eval-loso:--branches' 'mertool eval-loso:--input-size' 'mertool eval-loso:--preset' 'mertool eval-loso:--protocol' 'mertool eval-loso:--loss' 'mertool eval-loso:--loss-opt' 'mertool eval-loso:--epochs' 'mertool eval-loso:--batch-size' 'mertool eval-loso:-b' 'mertool eval-loso:--lr' 'mertool eval-loso:--optimizer' 'mertool eval-loso:--weight-decay' 'mertool eval-loso:--schedule' 'mertool eval-loso:--step-size' 'mertool eval-loso:--gamma' 'mertool eval-loso:--augment' 'mertool eval-loso:--val-subjects' 'mertool eval-loso:--early-stop' 'mertool eval-loso:--monitor' 'mertool eval-loso:--label-map' 'mertool eval-loso:--norm' 'mertool eval-loso:--folds' 'mertool eval-loso:--shard' 'mertool eval-loso:--workers' 'mertool eval-loso:-j' 'mertool eval-loso:--threads' 'mertool eval-loso:--device' 'mertool eval-loso:--seed' 'mertool eval-loso:--seeds' 'mertool eval-loso:--dataset' 'mertool eval-loso:-d'
                 set skip 1
-            case 'mertool predict:--device' 'mertool predict:--batch-size' 'mertool predict:-b' 'mertool predict:--dataset' 'mertool predict:-d'
+            case 'mertool predict:--device' 'mertool predict:--batch-size' 'mertool predict:-b' 'mertool predict:--dataset' 'mertool predict:-d' 'mertool predict:--data-root'
                 set skip 1
             case 'mertool compare:--metric' 'mertool compare:-m'
+                set skip 1
+            case 'mertool rescore:--classes' 'mertool rescore:--draws' 'mertool rescore:--seed' 'mertool rescore:--output' 'mertool rescore:-o'
                 set skip 1
             case 'mertool datasets info:--dataset' 'mertool datasets info:-d'
                 set skip 1
@@ -135,6 +139,7 @@ complete -c mertool -n '__mertool_at \'mertool\'' -a 'train' -d 'Train one model
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'eval-loso' -d 'Evaluate an architecture fold by fold and report pooled UF1, UAR, accuracy, p...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'predict' -d 'Predict the emotion of every sample in INPUT with a model file from \'mertool...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'compare' -d 'Compare two eval-loso results directories fold by fold: for UF1, UAR and accu...'
+complete -c mertool -n '__mertool_at \'mertool\'' -a 'rescore' -d 'Score per-sample predictions made by any code (a published model\'s outputs, a...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'datasets' -d 'Supported datasets and what a dataset root holds.'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'detector' -d 'Paper 000\'s face detector: YOLOv8s with C2f_Star (+CBAM, +CAA) on ultralytics...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'models' -d 'The model zoo: every architecture of the papers, its options, size and cost.'
@@ -180,6 +185,8 @@ complete -c mertool -n '__mertool_at \'mertool detect-faces\'' -l workers -s j -
 complete -c mertool -n '__mertool_at \'mertool detect-faces\'' -l limit -x -d 'Only the first N clips (0: all), for a quick look.'
 complete -c mertool -n '__mertool_at \'mertool detect-faces\'' -l on-error -x -a 'skip fail' -d 'What to do when a sample fails (no face, corrupt frame, ...): skip it and rep...'
 complete -c mertool -n '__mertool_at \'mertool detect-faces\'' -l resume -d 'Continue an interrupted run: keep samples already written to -o FILE.'
+complete -c mertool -n '__mertool_at \'mertool detect-faces\'' -l retry-failed -d 'With --resume (implied): process again the samples -o FILE holds as failed, e.g.'
+complete -c mertool -n '__mertool_at \'mertool detect-faces\'' -l data-root -r -F -d 'The dataset read at OLD is at NEW here (repeatable); frame files are looked u...'
 complete -c mertool -n '__mertool_at \'mertool detect-faces\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool detect-faces\'' -F
 
@@ -199,6 +206,7 @@ complete -c mertool -n '__mertool_at \'mertool spot-apex\'' -l dataset -s d -x -
 complete -c mertool -n '__mertool_at \'mertool spot-apex\'' -l label-map -x -a 'native megc2019 casme2-5 rafdb-7 ckplus-7 ckplus-8' -d 'Label map (native, megc2019, casme2-5, ...); default: the dataset\'s own.'
 complete -c mertool -n '__mertool_at \'mertool spot-apex\'' -l on-error -x -a 'skip fail' -d 'What to do when a sample fails (no face, corrupt frame, ...): skip it and rep...'
 complete -c mertool -n '__mertool_at \'mertool spot-apex\'' -l resume -d 'Continue an interrupted run: keep samples already written to -o FILE.'
+complete -c mertool -n '__mertool_at \'mertool spot-apex\'' -l retry-failed -d 'With --resume (implied): process again the samples -o FILE holds as failed, e.g.'
 complete -c mertool -n '__mertool_at \'mertool spot-apex\'' -l workers -s j -x -d 'Worker processes; 0 = one per CPU core.'
 complete -c mertool -n '__mertool_at \'mertool spot-apex\'' -l json -d 'Print a JSON object on stdout instead of tables.'
 complete -c mertool -n '__mertool_at \'mertool spot-apex\'' -l help -s h -d 'Show this message and exit.'
@@ -217,6 +225,8 @@ complete -c mertool -n '__mertool_at \'mertool crop-rois\'' -l label-map -x -a '
 complete -c mertool -n '__mertool_at \'mertool crop-rois\'' -l workers -s j -x -d 'Processes for detect-faces when INPUT is a dataset root.'
 complete -c mertool -n '__mertool_at \'mertool crop-rois\'' -l on-error -x -a 'skip fail' -d 'What to do when a sample fails (no face, corrupt frame, ...): skip it and rep...'
 complete -c mertool -n '__mertool_at \'mertool crop-rois\'' -l resume -d 'Continue an interrupted run: keep samples already written to -o FILE.'
+complete -c mertool -n '__mertool_at \'mertool crop-rois\'' -l retry-failed -d 'With --resume (implied): process again the samples -o FILE holds as failed, e.g.'
+complete -c mertool -n '__mertool_at \'mertool crop-rois\'' -l data-root -r -F -d 'The dataset read at OLD is at NEW here (repeatable); frame files are looked u...'
 complete -c mertool -n '__mertool_at \'mertool crop-rois\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool crop-rois\'' -F
 
@@ -242,6 +252,7 @@ complete -c mertool -n '__mertool_at \'mertool flow\'' -l dataset -s d -x -a 'ca
 complete -c mertool -n '__mertool_at \'mertool flow\'' -l label-map -x -a 'native megc2019 casme2-5 rafdb-7 ckplus-7 ckplus-8' -d 'Label map (native, megc2019, casme2-5, ...); default: the dataset\'s own.'
 complete -c mertool -n '__mertool_at \'mertool flow\'' -l on-error -x -a 'skip fail' -d 'What to do when a sample fails (no face, corrupt frame, ...): skip it and rep...'
 complete -c mertool -n '__mertool_at \'mertool flow\'' -l resume -d 'Continue an interrupted run: keep samples already written to -o FILE.'
+complete -c mertool -n '__mertool_at \'mertool flow\'' -l retry-failed -d 'With --resume (implied): process again the samples -o FILE holds as failed, e.g.'
 complete -c mertool -n '__mertool_at \'mertool flow\'' -l workers -s j -x -d 'Worker processes; 0 = one per CPU core.'
 complete -c mertool -n '__mertool_at \'mertool flow\'' -l json -d 'Print a JSON object on stdout instead of tables.'
 complete -c mertool -n '__mertool_at \'mertool flow\'' -l help -s h -d 'Show this message and exit.'
@@ -251,6 +262,7 @@ complete -c mertool -n '__mertool_at \'mertool flow\'' -F
 complete -c mertool -n '__mertool_at \'mertool show\'' -l output -s o -r -F -d 'Picture to write.'
 complete -c mertool -n '__mertool_at \'mertool show\'' -l panels -x -d 'Comma-separated panels to draw (default: every panel the sample has arrays for).'
 complete -c mertool -n '__mertool_at \'mertool show\'' -l list -d 'List the panels and the arrays each needs, then stop.'
+complete -c mertool -n '__mertool_at \'mertool show\'' -l data-root -r -F -d 'The dataset read at OLD is at NEW here (repeatable); frame files are looked u...'
 complete -c mertool -n '__mertool_at \'mertool show\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool show\'' -F
 
@@ -327,6 +339,8 @@ complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l no-plots -d 'Skip
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l json -d 'Print summary.json on stdout instead of the table.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l device -x -a 'auto cpu cuda' -d 'auto: CUDA if present, else CPU.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l seed -x -d 'Random seed (recorded; same seed, same numbers on the same machine).'
+complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l seeds -x -d 'Repeat the whole evaluation with seeds SEED..SEED+N-1 (RESULTS_DIR/seed-<s>/...'
+complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l selection-bias -d 'Also record every epoch\'s test-fold predictions (folds/*/test_curve.json, nev...'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l dataset -s d -x -a 'casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface' -d 'Dataset reader when INPUT is a dataset root.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -F
@@ -336,6 +350,7 @@ complete -c mertool -n '__mertool_at \'mertool predict\'' -l json -d 'Print a JS
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l device -x -d 'cpu, cuda or cuda:N.'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l batch-size -s b -x -d 'Samples per forward pass.'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l dataset -s d -x -a 'casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface' -d 'Dataset reader when INPUT is a dataset root.'
+complete -c mertool -n '__mertool_at \'mertool predict\'' -l data-root -r -F -d 'The dataset read at OLD is at NEW here (repeatable); frame files are looked u...'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -F
 
@@ -344,6 +359,15 @@ complete -c mertool -n '__mertool_at \'mertool compare\'' -l metric -s m -x -d '
 complete -c mertool -n '__mertool_at \'mertool compare\'' -l json -d 'Print a JSON object on stdout instead of tables.'
 complete -c mertool -n '__mertool_at \'mertool compare\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool compare\'' -F
+
+# mertool rescore
+complete -c mertool -n '__mertool_at \'mertool rescore\'' -l classes -x -d 'Class order (default: the label map\'s, else sorted).'
+complete -c mertool -n '__mertool_at \'mertool rescore\'' -l draws -x -d 'Bootstrap draws (0: no interval).'
+complete -c mertool -n '__mertool_at \'mertool rescore\'' -l seed -x -d 'Seed of the bootstrap draws.'
+complete -c mertool -n '__mertool_at \'mertool rescore\'' -l output -s o -r -F -d 'Also write the scores as JSON to FILE.'
+complete -c mertool -n '__mertool_at \'mertool rescore\'' -l json -d 'Print a JSON object on stdout instead of tables.'
+complete -c mertool -n '__mertool_at \'mertool rescore\'' -l help -s h -d 'Show this message and exit.'
+complete -c mertool -n '__mertool_at \'mertool rescore\'' -F
 
 # mertool datasets
 complete -c mertool -n '__mertool_at \'mertool datasets\'' -a 'list' -d 'Name every supported dataset reader with what it reads and its label maps.'

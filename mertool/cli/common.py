@@ -46,6 +46,20 @@ LABEL_MAP = typer.Option(
 RESUME = typer.Option(
     False, "--resume", help="Continue an interrupted run: keep samples already written to -o FILE."
 )
+RETRY_FAILED = typer.Option(
+    False,
+    "--retry-failed",
+    help="With --resume (implied): process again the samples -o FILE holds as failed, e.g. once "
+    "unreadable frames are restored or --data-root is given.",
+)
+DATA_ROOT = typer.Option(
+    None,
+    "--data-root",
+    metavar="OLD=NEW",
+    help="The dataset read at OLD is at NEW here (repeatable); frame files are looked up under NEW. "
+    "Also MERTOOL_DATA_ROOT='OLD=NEW;OLD2=NEW2'. mertool inspect --json FILE lists the stored data_roots.",
+    show_default=False,
+)
 WORKERS = typer.Option(
     0, "--workers", "-j", min=0, help="Worker processes; 0 = one per CPU core.", show_default="0 (all cores)"
 )

@@ -6,7 +6,17 @@ from enum import Enum
 
 import typer
 
-from mertool.cli.common import DATASET, INPUT, LABEL_MAP, ON_ERROR, OUTPUT, RESUME, OnError
+from mertool.cli.common import (
+    DATA_ROOT,
+    DATASET,
+    INPUT,
+    LABEL_MAP,
+    ON_ERROR,
+    OUTPUT,
+    RESUME,
+    RETRY_FAILED,
+    OnError,
+)
 
 
 class CutFrom(str, Enum):
@@ -56,6 +66,8 @@ def crop_rois(
     ),
     on_error: OnError = ON_ERROR,
     resume: bool = RESUME,
+    retry_failed: bool = RETRY_FAILED,
+    data_root: list[str] | None = DATA_ROOT,
 ) -> None:
     """Cut what the networks eat from the aligned faces: the whole face, paper 001's 15 ROIs,
     paper 002's 5 AU regions and paper 004's 3 D&C RoIs, at the onset, middle and apex frames.
@@ -66,9 +78,14 @@ def crop_rois(
     run first (spot-apex taking the dataset's apex label, and D&C-RoIs where there is none,
     as for SMIC).
 
+    Source frames are found under the dataset root detect-faces recorded; when the dataset
+    lives elsewhere here, say where: --data-root OLD=NEW (or MERTOOL_DATA_ROOT).
+
     Examples:
 
       mertool crop-rois faces.h5 -o rois.h5
+
+      mertool crop-rois rois.h5 --size 224 --data-root /data/CASME2=/mnt/CASME2 -o rois224.h5
 
       mertool detect-faces CASME2/ | mertool crop-rois --regions face,rois15 --size 224 -o rois.h5
 
@@ -76,12 +93,13 @@ def crop_rois(
     """
     from mertool.pipeline import prepared_input, requirements
     from mertool.stages.crop_rois import parse_roles, parse_sets, run
+    from mertool.store import data_roots
     from mertool.store import schema as S
 
     parse_sets(regions)  # fail on a typo before any face is detected
     parse_roles(frames)
     raw = {"dataset": dataset, "label_map": label_map, "workers": workers}
-    with prepared_input(input, requirements(S.STAGE_ROIS), raw_options=raw) as sf:
+    with data_roots(data_root), prepared_input(input, requirements(S.STAGE_ROIS), raw_options=raw) as sf:
         run(
             sf,
             output,
@@ -93,6 +111,7 @@ def crop_rois(
             cut_from=cut_from.value,
             on_error=on_error.value,
             resume=resume,
+            retry_failed=retry_failed,
         )
 
 

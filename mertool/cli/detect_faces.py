@@ -6,7 +6,16 @@ from enum import Enum
 
 import typer
 
-from mertool.cli.common import DATASET, LABEL_MAP, ON_ERROR, OUTPUT, RESUME, OnError
+from mertool.cli.common import (
+    DATA_ROOT,
+    DATASET,
+    LABEL_MAP,
+    ON_ERROR,
+    OUTPUT,
+    RESUME,
+    RETRY_FAILED,
+    OnError,
+)
 
 
 class DetectorName(str, Enum):
@@ -62,6 +71,8 @@ def detect_faces(
     limit: int = typer.Option(0, "--limit", min=0, help="Only the first N clips (0: all), for a quick look."),
     on_error: OnError = ON_ERROR,
     resume: bool = RESUME,
+    retry_failed: bool = RETRY_FAILED,
+    data_root: list[str] | None = DATA_ROOT,
 ) -> None:
     """Find the face in every clip: a box and dlib's 68 landmarks per frame, and the frames
     aligned (eyes level, fixed eye distance, one similarity per clip) to SIZE x SIZE.
@@ -70,6 +81,10 @@ def detect_faces(
     landmarks alone, and the detector runs again only when the face is lost (the frames that
     needed it are listed at the end). Clips with no face, a corrupt or truncated frame, or a
     frame of another size are marked failed with the reason naming the file.
+
+    The output records the dataset root absolutely and each frame path relative to it, so the
+    file works from any folder; given an HDF5 file whose dataset moved, --data-root OLD=NEW (or
+    MERTOOL_DATA_ROOT) says where it is now.
 
     Examples:
 
@@ -80,22 +95,25 @@ def detect_faces(
       mertool detect-faces CASME2/ | mertool crop-rois -o rois.h5
     """
     from mertool.stages.detect_faces import run
+    from mertool.store import data_roots
 
-    run(
-        input,
-        output,
-        detector=detector.value,
-        weights=weights,
-        dataset=dataset,
-        label_map=label_map,
-        size=size,
-        color=color.value,
-        align=align.value,
-        workers=workers,
-        on_error=on_error.value,
-        resume=resume,
-        limit=limit or None,
-    )
+    with data_roots(data_root):
+        run(
+            input,
+            output,
+            detector=detector.value,
+            weights=weights,
+            dataset=dataset,
+            label_map=label_map,
+            size=size,
+            color=color.value,
+            align=align.value,
+            workers=workers,
+            on_error=on_error.value,
+            resume=resume,
+            retry_failed=retry_failed,
+            limit=limit or None,
+        )
 
 
 def register(app: typer.Typer) -> None:

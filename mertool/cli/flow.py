@@ -6,7 +6,18 @@ from enum import Enum
 
 import typer
 
-from mertool.cli.common import DATASET, INPUT, JSON, LABEL_MAP, ON_ERROR, OUTPUT, RESUME, WORKERS, OnError
+from mertool.cli.common import (
+    DATASET,
+    INPUT,
+    JSON,
+    LABEL_MAP,
+    ON_ERROR,
+    OUTPUT,
+    RESUME,
+    RETRY_FAILED,
+    WORKERS,
+    OnError,
+)
 
 
 class Preset(str, Enum):
@@ -94,6 +105,7 @@ def flow(
     label_map: str | None = LABEL_MAP,
     on_error: OnError = ON_ERROR,
     resume: bool = RESUME,
+    retry_failed: bool = RETRY_FAILED,
     workers: int = WORKERS,
     json_out: bool = JSON,
 ) -> None:
@@ -146,6 +158,7 @@ def flow(
             options,
             on_error=on_error.value,
             resume=resume,
+            retry_failed=retry_failed,
             workers=workers,
             cv2_threads=cv2_threads,
         )

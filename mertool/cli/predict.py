@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from mertool.cli.common import JSON
+from mertool.cli.common import DATA_ROOT, JSON
 
 HELP = """\
 Predict the emotion of every sample in INPUT with a model file from 'mertool train'.
@@ -33,6 +33,7 @@ def predict(
     dataset: str | None = typer.Option(
         None, "--dataset", "-d", metavar="NAME", help="Dataset reader when INPUT is a dataset root."
     ),
+    data_root: list[str] | None = DATA_ROOT,
 ) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -40,10 +41,12 @@ def predict(
     from mertool.cli.common import print_json
     from mertool.console import info, out
     from mertool.evaluation.runner import resolve_device
+    from mertool.store import data_roots
     from mertool.training.predict import predict as run_predict
 
     dev = resolve_device(device)[0]
-    result = run_predict(model, input, device=dev, batch_size=batch_size, dataset=dataset)
+    with data_roots(data_root):
+        result = run_predict(model, input, device=dev, batch_size=batch_size, dataset=dataset)
     if json_out:
         print_json(result)
         return

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from mertool.cli.common import DATA_ROOT
+
 
 def show(
     file: str = typer.Argument(..., metavar="FILE", help="HDF5 sample file ('-' for stdin)."),
@@ -22,6 +24,7 @@ def show(
     list_panels: bool = typer.Option(
         False, "--list", help="List the panels and the arrays each needs, then stop."
     ),
+    data_root: list[str] | None = DATA_ROOT,
 ) -> None:
     """Draw one sample as the stages see it, for debugging and for docs: the source frames
     with face box and landmarks, the aligned faces, the region outlines, the crops, and
@@ -34,7 +37,7 @@ def show(
       mertool show rois.h5 casme2/sub01/EP02_01f --panels rois,crops -o rois.png
     """
     from mertool.console import info, out
-    from mertool.store import open_input
+    from mertool.store import data_roots, open_input
     from mertool.visualize import registered
     from mertool.visualize.sample import render_sample
 
@@ -44,7 +47,7 @@ def show(
             out.print(f"{spec.name:<10} needs {needs}  ({spec.title})")
         return
     names = [p.strip() for p in panels.split(",") if p.strip()] if panels else None
-    with open_input(file) as sf:
+    with data_roots(data_root), open_input(file) as sf:
         path = render_sample(sf.record(sample_id), output, names)
     info(f"wrote {path}")
 

@@ -7,7 +7,18 @@ from typing import Any
 
 import typer
 
-from mertool.cli.common import DATASET, INPUT, JSON, LABEL_MAP, ON_ERROR, OUTPUT, RESUME, WORKERS, OnError
+from mertool.cli.common import (
+    DATASET,
+    INPUT,
+    JSON,
+    LABEL_MAP,
+    ON_ERROR,
+    OUTPUT,
+    RESUME,
+    RETRY_FAILED,
+    WORKERS,
+    OnError,
+)
 
 
 class ApexMethod(str, Enum):
@@ -73,6 +84,7 @@ def spot_apex(
     label_map: str | None = LABEL_MAP,
     on_error: OnError = ON_ERROR,
     resume: bool = RESUME,
+    retry_failed: bool = RETRY_FAILED,
     workers: int = WORKERS,
     json_out: bool = JSON,
 ) -> None:
@@ -114,6 +126,7 @@ def spot_apex(
             options=options,
             on_error=on_error.value,
             resume=resume,
+            retry_failed=retry_failed,
             workers=workers,
             write=write,
         )

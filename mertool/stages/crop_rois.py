@@ -10,9 +10,11 @@ For each sample it picks the frames named by ``frames`` (roles ``onset``, ``midd
 Every crop is one affine cut. By default (``cut_from="auto"``) it is taken from the **source
 frame file** through the clip's alignment, so a 224-pixel face or a 64-pixel eye region is
 resampled once from the original pixels (not enlarged from the 128-pixel aligned frame), and only
-the cut frames are decoded. When the source files are not readable (the sample file moved to
-another machine, or a video), the stored aligned ``frames`` are used; ``cut_from="frames"``
-forces that, ``"source"`` refuses it.
+the cut frames are decoded. The source files are found from the sample's ``data_root`` wherever
+the file is read, remapped by ``--data-root OLD=NEW`` / ``MERTOOL_DATA_ROOT`` when the dataset
+lives elsewhere (:mod:`mertool.store.paths`). When they are still not readable (or a video), the
+stored aligned ``frames`` are used; ``cut_from="frames"`` forces that, ``"source"`` refuses it,
+and a sample with neither fails with a reason naming the missing file.
 
 Which frame plays which role:
 
@@ -232,22 +234,29 @@ def frame_source(rec: Any, prefer: str) -> AlignedFrames | SourceFrames:
     codec), else the stored aligned ``frames``."""
     from mertool.face.sources import parse_video_label
 
+    missing: SampleError | None = None
     if prefer in ("auto", "source") and rec.has(S.D_FRAME_PATHS) and rec.has(S.D_ALIGN_MATRIX):
-        paths = list(rec.array(S.D_FRAME_PATHS))
-        if paths and not parse_video_label(paths[0]) and all(Path(p).is_file() for p in paths):
+        paths = rec.frame_paths()
+        video = bool(paths) and parse_video_label(paths[0]) is not None
+        missing = None if video or not paths else rec.missing_frames_error(paths)
+        if paths and not video and missing is None:
             gray = rec.get(S.A_COLOR, "rgb") == "gray"
             return SourceFrames(rec.id, paths, np.asarray(rec.array(S.D_ALIGN_MATRIX)), gray)
         if prefer == "source":
+            if missing is not None:
+                raise missing
             raise SampleError(
                 rec.id,
-                "the source frame files are not readable here (moved, or a video)",
+                "the source frames are a video, which is not cut from (seeking is not frame-exact)",
                 hint="use --from frames (the aligned frames stored by detect-faces)",
             )
     if not rec.has(S.D_FRAMES):
+        if missing is not None:
+            raise SampleError(rec.id, f"no aligned frames stored and the {missing.reason}", hint=missing.hint)
         raise SampleError(
             rec.id,
-            "no aligned frames stored and the source frame files are not readable",
-            hint="run detect-faces again where the frames are",
+            "no aligned frames stored and no source frames to cut from",
+            hint="run detect-faces again (crop-rois --keep-frames keeps the aligned frames)",
         )
     return AlignedFrames(rec.array(S.D_FRAMES))
 
@@ -273,9 +282,11 @@ def run(
     cut_from: str = "auto",
     on_error: str = "skip",
     resume: bool = False,
+    retry_failed: bool = False,
 ) -> CropRunSummary:
     """Run crop-rois on a sample file that has detect-faces done (a path, an open
-    :class:`SampleFile`, or ``-``/None for stdin) into ``output`` (path, or ``-``/None: stdout)."""
+    :class:`SampleFile`, or ``-``/None for stdin) into ``output`` (path, or ``-``/None: stdout).
+    ``retry_failed`` (implies ``resume``) cuts the samples that failed again."""
     from mertool.cli.common import print_summary
     from mertool.console import info, progress_task
     from mertool.store import open_input, open_output
@@ -304,14 +315,16 @@ def run(
                 f"{src.name} has no faces yet (stages done: {', '.join(src.stages_done)})",
                 hint="run mertool detect-faces first, or give crop-rois the dataset root",
             )
-        with open_output(output, S.STAGE_ROIS, params=params, source=src, resume=resume) as writer:
+        with open_output(
+            output, S.STAGE_ROIS, params=params, source=src, resume=resume, retry_failed=retry_failed
+        ) as writer:
             ids = src.ids()
             drop = CROP_ARRAYS + (() if keep_frames else (S.D_FRAMES,))
             with progress_task("crop-rois", len(ids)) as advance:
                 for sid in ids:
                     rec = src.record(sid)
                     advance(status=sid)
-                    if resume and writer.is_done(sid):
+                    if (resume or retry_failed) and writer.is_done(sid):
                         summary.skipped += 1
                         continue
                     if not rec.ok:

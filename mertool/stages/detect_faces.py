@@ -11,12 +11,15 @@ return arrays and this process alone writes the HDF5 file.
 
 Arrays written per sample: ``frame_numbers``, ``frame_paths``, ``frames``, ``boxes``,
 ``landmarks``, ``landmarks_aligned``, ``align_matrix`` ((2, 3); (T, 2, 3) with ``align="frame"``)
-and ``redetected``; attributes ``face_size``, ``color``, ``detector`` plus the dataset's own.
+and ``redetected``; attributes ``face_size``, ``color``, ``detector``, ``data_root`` (the dataset
+root, frames folder or video's folder, absolute; ``frame_paths`` are stored relative to it so the
+file works from anywhere, see :mod:`mertool.store.paths`) plus the dataset's own.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +54,14 @@ class Job:
     clip: ClipFrames
     attrs: dict[str, Any]
     record: Any = None  # a SampleRecord when the input is a sample file
+    error: str | None = None  # known to fail before any work (a frame file not found)
 
 
 def _dataset_jobs(root: Path, dataset: str | None, label_map: str | None) -> tuple[list[Job], list[dict]]:
     from mertool.console import info, warn
     from mertool.face.sources import clip_frames
     from mertool.store import input_record, sha256_manifest
+    from mertool.store.paths import absolute_root
 
     read = _open_dataset(root, dataset)
     lm = label_map or read.default_label_map
@@ -70,10 +75,11 @@ def _dataset_jobs(root: Path, dataset: str | None, label_map: str | None) -> tup
         warn(str(q))
     if len(read.quirks) > 10:
         warn(f"… and {len(read.quirks) - 10} more (mertool datasets info {root})")
-    jobs = [Job(clip_frames(s), s.to_attrs(lm)) for s in read.samples]
+    data_root = absolute_root(read.root)
+    jobs = [Job(clip_frames(s), {**s.to_attrs(lm), S.A_DATA_ROOT: data_root}) for s in read.samples]
     frames = [p for s in read.samples for p in s.frames]
     inputs = [input_record(p, kind="annotation") for p in read.annotation_files]
-    inputs.append(input_record(root, sha256_manifest(frames, root), kind="dataset-root"))
+    inputs.append(input_record(absolute_root(root), sha256_manifest(frames, root), kind="dataset-root"))
     return jobs, inputs
 
 
@@ -90,6 +96,7 @@ def raw_jobs(
     from mertool.datasets.base import detect_dataset
     from mertool.face import sources
     from mertool.store import input_record, sha256_manifest
+    from mertool.store.paths import absolute_root
 
     if source.is_file():
         if not sources.is_video(source):
@@ -98,18 +105,25 @@ def raw_jobs(
                 hint="give a dataset root, a folder of frames, a video file, or an HDF5 file from a stage",
             )
         sample = sources.video_sample(source)
-        return [Job(sources.clip_frames(sample), sample.to_attrs("native"))], [
-            input_record(source, kind="video")
-        ]
+        attrs = {**sample.to_attrs("native"), S.A_DATA_ROOT: absolute_root(source.parent)}
+        return [Job(sources.clip_frames(sample), attrs)], [input_record(absolute_root(source), kind="video")]
     if dataset or not sources.has_frames(source) or detect_dataset(source):
         return _dataset_jobs(source, dataset, label_map)
     sample = sources.folder_sample(source)
-    inputs = [input_record(source, sha256_manifest(sample.frames, source), kind="frames-folder")]
-    return [Job(sources.clip_frames(sample), sample.to_attrs(label_map or "native"))], inputs
+    inputs = [
+        input_record(absolute_root(source), sha256_manifest(sample.frames, source), kind="frames-folder")
+    ]
+    attrs = {**sample.to_attrs(label_map or "native"), S.A_DATA_ROOT: absolute_root(source)}
+    return [Job(sources.clip_frames(sample), attrs)], inputs
 
 
 def file_jobs(sf) -> list[Job]:
-    """Jobs re-running the faces of every sample in a sample file that lists its frame files."""
+    """Jobs re-running the faces of every sample in a sample file that lists its frame files.
+
+    Frame paths are resolved where the file is read (``data_root`` and ``--data-root`` /
+    ``MERTOOL_DATA_ROOT``, :mod:`mertool.store.paths`); the output records the root the frames
+    were found under. A sample whose frames cannot be found fails with a reason naming the file.
+    """
     from mertool.face.sources import clip_frames_from_paths
 
     jobs = []
@@ -119,11 +133,14 @@ def file_jobs(sf) -> list[Job]:
                 f"{sf.name}: sample {rec.id} has no frame_paths to find faces in",
                 hint="run detect-faces on the dataset root, a folder of frames or a video instead",
             )
-        paths = rec.array(S.D_FRAME_PATHS)
+        paths = rec.frame_paths()
         numbers = rec.array(S.D_FRAME_NUMBERS) if rec.has(S.D_FRAME_NUMBERS) else list(range(len(paths)))
-        jobs.append(
-            Job(clip_frames_from_paths(rec.id, list(paths), [int(n) for n in numbers]), dict(rec.attrs), rec)
-        )
+        attrs = dict(rec.attrs)
+        if rec.data_root is not None:
+            attrs[S.A_DATA_ROOT] = rec.data_root
+        missing = rec.missing_frames_error(paths)
+        clip = clip_frames_from_paths(rec.id, list(paths), [int(n) for n in numbers])
+        jobs.append(Job(clip, attrs, rec, missing.reason if missing else None))
     return jobs
 
 
@@ -154,10 +171,14 @@ def run(
     workers: int = 2,
     on_error: str = "skip",
     resume: bool = False,
+    retry_failed: bool = False,
     limit: int | None = None,
 ) -> FaceRunSummary:
     """Run detect-faces from ``source`` (dataset root, frames folder, video, sample file, or
-    ``-``/None for stdin) into ``output`` (a path, or ``-``/None for stdout)."""
+    ``-``/None for stdin) into ``output`` (a path, or ``-``/None for stdout).
+
+    ``resume`` keeps the samples already in ``output``; ``retry_failed`` (implies ``resume``)
+    does those that failed again."""
     from contextlib import ExitStack
 
     from mertool.cli.common import print_summary
@@ -197,18 +218,28 @@ def run(
         if limit:
             jobs = jobs[:limit]
         writer = stack.enter_context(
-            open_output(output, S.STAGE_FACES, params=params, source=src, inputs=inputs, resume=resume)
+            open_output(
+                output,
+                S.STAGE_FACES,
+                params=params,
+                source=src,
+                inputs=inputs,
+                resume=resume,
+                retry_failed=retry_failed,
+            )
         )
         todo = []
         for job in jobs:
-            if resume and writer.is_done(job.clip.sample_id):
+            if (resume or retry_failed) and writer.is_done(job.clip.sample_id):
                 summary.skipped += 1
             else:
                 todo.append(job)
-        by_id = {job.clip.sample_id: job for job in todo}
+        known = [ClipResult(job.clip.sample_id, error=job.error) for job in todo if job.error]
+        todo = [job for job in todo if not job.error]
+        by_id = {job.clip.sample_id: job for job in jobs}
         stage_attrs = {S.A_FACE_SIZE: options.size, S.A_COLOR: options.color, S.A_DETECTOR: options.detector}
-        with progress_task("detect-faces", len(todo)) as advance:
-            for result in run_clips([(job.clip, options) for job in todo], n_workers):
+        with progress_task("detect-faces", len(todo) + len(known)) as advance:
+            for result in chain(known, run_clips([(job.clip, options) for job in todo], n_workers)):
                 job = by_id[result.sample_id]
                 _write(writer, job, result, stage_attrs)
                 if result.error is not None:

@@ -294,11 +294,14 @@ def process(
     options: FlowOptions = FlowOptions(),
     on_error: str = "skip",
     resume: bool = False,
+    retry_failed: bool = False,
     workers: int = 0,
     cv2_threads: int = 0,
     command_params: dict[str, Any] | None = None,
 ) -> FlowReport:
-    """Run the flow stage over every sample of ``sf`` into ``output`` (path, '-' or None)."""
+    """Run the flow stage over every sample of ``sf`` into ``output`` (path, '-' or None).
+    ``resume`` keeps the samples already in ``output``; ``retry_failed`` (implies ``resume``)
+    does those that failed again."""
     from mertool.console import progress_task
     from mertool.motion import normalize
 
@@ -310,14 +313,16 @@ def process(
         raise MertoolError(
             f"unknown normalisation {options.normalization!r}", hint=f"one of: {', '.join(normalize.KINDS)}"
         )
-    if options.normalization == "dataset" and resume:
+    if options.normalization == "dataset" and (resume or retry_failed):
         raise MertoolError(
             "--normalize dataset needs every sample in one run (its statistics cover them all); it cannot --resume",
             hint="drop --resume, or normalise with minmax / none",
         )
     params = {**options.record(), "on_error": on_error, **(command_params or {})}
     report = FlowReport()
-    with open_output(output, S.STAGE_FLOW, params=params, source=sf, resume=resume) as writer:
+    with open_output(
+        output, S.STAGE_FLOW, params=params, source=sf, resume=resume, retry_failed=retry_failed
+    ) as writer:
         todo: list[str] = []
         for sid in sf.ids():
             if writer.is_done(sid):

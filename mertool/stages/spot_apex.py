@@ -168,11 +168,14 @@ def process(
     options: ApexOptions = ApexOptions(),
     on_error: str = "skip",
     resume: bool = False,
+    retry_failed: bool = False,
     workers: int = 0,
     write: bool = True,
     command_params: dict[str, Any] | None = None,
 ) -> SpotReport:
-    """Spot the apex of every sample of ``sf``; write to ``output`` unless ``write`` is False."""
+    """Spot the apex of every sample of ``sf``; write to ``output`` unless ``write`` is False.
+    ``resume`` keeps the samples already in ``output``; ``retry_failed`` (implies ``resume``)
+    does those that failed again."""
     from dataclasses import asdict
 
     from mertool.console import progress_task
@@ -195,7 +198,7 @@ def process(
         **(command_params or {}),
     }
     report = SpotReport(method, fallback, tuple(compare))
-    with _writer(output, write, params=params, source=sf, resume=resume) as writer:
+    with _writer(output, write, params=params, source=sf, resume=resume, retry_failed=retry_failed) as writer:
         todo = []
         for sid in sf.ids():
             if writer.is_done(sid):
