@@ -68,7 +68,7 @@ _mertool() {
             "mertool rescore:--classes"|"mertool rescore:--draws"|"mertool rescore:--seed"|"mertool rescore:--output"|"mertool rescore:-o") ((i++)); continue ;;
             "mertool datasets info:--dataset"|"mertool datasets info:-d") ((i++)); continue ;;
             "mertool detector models:--imgsz") ((i++)); continue ;;
-            "mertool detector prepare:--output"|"mertool detector prepare:-o"|"mertool detector prepare:--link"|"mertool detector prepare:--min-size") ((i++)); continue ;;
+            "mertool detector prepare:--output"|"mertool detector prepare:-o"|"mertool detector prepare:--link"|"mertool detector prepare:--min-size"|"mertool detector prepare:--holdout"|"mertool detector prepare:--holdout-seed"|"mertool detector prepare:--holdout-by") ((i++)); continue ;;
             "mertool detector train:--model"|"mertool detector train:-m"|"mertool detector train:--output"|"mertool detector train:-o"|"mertool detector train:--epochs"|"mertool detector train:--imgsz"|"mertool detector train:--batch"|"mertool detector train:--device"|"mertool detector train:--workers"|"mertool detector train:-j"|"mertool detector train:--pretrained"|"mertool detector train:--patience"|"mertool detector train:--seed") ((i++)); continue ;;
             "mertool detector eval:--imgsz"|"mertool detector eval:--batch"|"mertool detector eval:--device"|"mertool detector eval:--wider-root") ((i++)); continue ;;
             "mertool detector synth:--output"|"mertool detector synth:-o"|"mertool detector synth:--train"|"mertool detector synth:--val"|"mertool detector synth:--test"|"mertool detector synth:--seed") ((i++)); continue ;;
@@ -227,6 +227,9 @@ _mertool() {
         "mertool detector prepare:--output"|"mertool detector prepare:-o") _mertool_compgen file; return 0 ;;
         "mertool detector prepare:--link") :; return 0 ;;
         "mertool detector prepare:--min-size") :; return 0 ;;
+        "mertool detector prepare:--holdout") :; return 0 ;;
+        "mertool detector prepare:--holdout-seed") :; return 0 ;;
+        "mertool detector prepare:--holdout-by") _mertool_compgen words "image event"; return 0 ;;
         "mertool detector train:--model"|"mertool detector train:-m") :; return 0 ;;
         "mertool detector train:--output"|"mertool detector train:-o") _mertool_compgen file; return 0 ;;
         "mertool detector train:--epochs") :; return 0 ;;
@@ -278,7 +281,7 @@ _mertool() {
             "mertool datasets info") _mertool_compgen words "--dataset -d --json --help -h" ;;
             "mertool detector") _mertool_compgen words "--help -h" ;;
             "mertool detector models") _mertool_compgen words "--imgsz --json --help -h" ;;
-            "mertool detector prepare") _mertool_compgen words "--output -o --link --min-size --json --help -h" ;;
+            "mertool detector prepare") _mertool_compgen words "--output -o --link --min-size --holdout --holdout-seed --holdout-by --json --help -h" ;;
             "mertool detector train") _mertool_compgen words "--model -m --output -o --epochs --imgsz --batch --device --workers -j --pretrained --patience --plots --no-plots --amp --no-amp --seed --json --help -h" ;;
             "mertool detector eval") _mertool_compgen words "--imgsz --batch --device --wider-root --no-wider --json --help -h" ;;
             "mertool detector synth") _mertool_compgen words "--output -o --train --val --test --seed --help -h" ;;

@@ -101,7 +101,7 @@ function __mertool_path
                 set skip 1
             case 'mertool detector models:--imgsz'
                 set skip 1
-            case 'mertool detector prepare:--output' 'mertool detector prepare:-o' 'mertool detector prepare:--link' 'mertool detector prepare:--min-size'
+            case 'mertool detector prepare:--output' 'mertool detector prepare:-o' 'mertool detector prepare:--link' 'mertool detector prepare:--min-size' 'mertool detector prepare:--holdout' 'mertool detector prepare:--holdout-seed' 'mertool detector prepare:--holdout-by'
                 set skip 1
             case 'mertool detector train:--model' 'mertool detector train:-m' 'mertool detector train:--output' 'mertool detector train:-o' 'mertool detector train:--epochs' 'mertool detector train:--imgsz' 'mertool detector train:--batch' 'mertool detector train:--device' 'mertool detector train:--workers' 'mertool detector train:-j' 'mertool detector train:--pretrained' 'mertool detector train:--patience' 'mertool detector train:--seed'
                 set skip 1
@@ -388,7 +388,7 @@ complete -c mertool -n '__mertool_at \'mertool datasets info\'' -F
 complete -c mertool -n '__mertool_at \'mertool detector\'' -a 'models' -d 'Parameters and GFLOPs of every detector YAML, beside YOLOv8s\'s published numb...'
 complete -c mertool -n '__mertool_at \'mertool detector\'' -a 'prepare' -d 'Convert WIDER FACE as shipped into ultralytics\' YOLO layout plus a data.yaml.'
 complete -c mertool -n '__mertool_at \'mertool detector\'' -a 'train' -d 'Train a face detector with ultralytics\' trainer, offline, from scratch (or fr...'
-complete -c mertool -n '__mertool_at \'mertool detector\'' -a 'eval' -d 'Precision, recall, mAP@0.5 and mAP@0.5:0.95 of a trained detector on the val...'
+complete -c mertool -n '__mertool_at \'mertool detector\'' -a 'eval' -d 'Precision, recall, mAP@0.5 and mAP@0.5:0.95 of a trained detector on the test...'
 complete -c mertool -n '__mertool_at \'mertool detector\'' -a 'synth' -d 'Write a small synthetic face-detection set in WIDER FACE\'s own layout.'
 complete -c mertool -n '__mertool_at \'mertool detector\'' -l help -s h -d 'Show this message and exit.'
 
@@ -401,6 +401,9 @@ complete -c mertool -n '__mertool_at \'mertool detector models\'' -l help -s h -
 complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -l output -s o -r -F -d 'Folder for the YOLO-format dataset (new or a previous prepare).'
 complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -l link -x -d 'How images are placed: symlink, copy or hardlink.'
 complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -l min-size -x -d 'Drop faces whose shorter side is below this many pixels.'
+complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -l holdout -x -d 'Fraction of WIDER train held out of training to choose the checkpoint on (nev...'
+complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -l holdout-seed -x -d 'Seed of the holdout draw (same seed, same images).'
+complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -l holdout-by -x -a 'image event' -d 'Hold out single images (every event keeps its share of training) or whole eve...'
 complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -l json -d 'Print a JSON object on stdout instead of tables.'
 complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool detector prepare\'' -F
@@ -414,7 +417,7 @@ complete -c mertool -n '__mertool_at \'mertool detector train\'' -l batch -x -d 
 complete -c mertool -n '__mertool_at \'mertool detector train\'' -l device -x -d 'cpu, auto (first GPU if any), a CUDA index (0) or list (0,1), or mps.'
 complete -c mertool -n '__mertool_at \'mertool detector train\'' -l workers -s j -x -d 'Data-loading worker processes (0: in the main process; 4-8 keep a GPU fed).'
 complete -c mertool -n '__mertool_at \'mertool detector train\'' -l pretrained -r -F -d 'A local .pt whose matching weights start the training (nothing is downloaded).'
-complete -c mertool -n '__mertool_at \'mertool detector train\'' -l patience -x -d 'Stop after this many epochs without improvement on val.'
+complete -c mertool -n '__mertool_at \'mertool detector train\'' -l patience -x -d 'Stop after this many epochs without improvement on the selection split (the h...'
 complete -c mertool -n '__mertool_at \'mertool detector train\'' -l plots -l no-plots -d 'Let ultralytics draw its training plots.'
 complete -c mertool -n '__mertool_at \'mertool detector train\'' -l amp -l no-amp -d 'Mixed precision on CUDA (never checked by downloading a model).'
 complete -c mertool -n '__mertool_at \'mertool detector train\'' -l seed -x -d 'Random seed (recorded in the output; same seed, same result).'

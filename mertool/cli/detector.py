@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -23,6 +24,11 @@ DEVICE = typer.Option(
     "cpu", "--device", help="cpu, auto (first GPU if any), a CUDA index (0) or list (0,1), or mps."
 )
 IMGSZ = typer.Option(640, "--imgsz", min=32, help="Training/inference image size in pixels (multiple of 32).")
+
+
+class HoldoutBy(str, Enum):
+    image = "image"
+    event = "event"
 
 
 def _fmt(v: float | None, digits: int = 4) -> str:
@@ -83,18 +89,43 @@ def prepare(
     min_size: float = typer.Option(
         0, "--min-size", help="Drop faces whose shorter side is below this many pixels."
     ),
+    holdout: float = typer.Option(
+        0.1,
+        "--holdout",
+        min=0.0,
+        max=1.0,
+        help="Fraction of WIDER train held out of training to choose the checkpoint on (never WIDER val).",
+    ),
+    holdout_seed: int = typer.Option(
+        0, "--holdout-seed", help="Seed of the holdout draw (same seed, same images)."
+    ),
+    holdout_by: HoldoutBy = typer.Option(
+        HoldoutBy.image,
+        "--holdout-by",
+        help="Hold out single images (every event keeps its share of training) or whole event folders.",
+    ),
     json_out: bool = JSON,
 ) -> None:
     """Convert WIDER FACE as shipped into ultralytics' YOLO layout plus a data.yaml.
 
-    Writes OUT/images/{train,val}/<event>/*.jpg (links to the WIDER images), OUT/labels/... with one "0 cx cy w h" line per face, and OUT/data.yaml. Boxes with w or h = 0 and boxes flagged invalid are dropped and counted; boxes reaching past the image are clipped; the zero-face records become images with an empty label file.
+    Writes OUT/images/{train,holdout,val}/<event>/*.jpg (links to the WIDER images), OUT/labels/... with one "0 cx cy w h" line per face, and OUT/data.yaml. Boxes with w or h = 0 and boxes flagged invalid are dropped and counted; boxes reaching past the image are clipped; the zero-face records become images with an empty label file.
+
+    Splits: --holdout (10 %, seeded) of WIDER train is held out as the split ultralytics chooses best.pt on (data.yaml val); the rest of WIDER train is trained on; WIDER val is the test split (data.yaml test) that 'detector eval' scores and nothing selects on. WIDER train is required.
 
     Example: mertool detector prepare ~/data/widerface -o yolo_widerface/
     """
     from mertool.cli.common import print_json
-    from mertool.detector.prepare import prepare_widerface
+    from mertool.detector.prepare import ROLES, prepare_widerface
 
-    report = prepare_widerface(root, output, link=link, min_size=min_size)
+    report = prepare_widerface(
+        root,
+        output,
+        link=link,
+        min_size=min_size,
+        holdout=holdout,
+        holdout_seed=holdout_seed,
+        holdout_by=holdout_by.value,
+    )
     if json_out:
         print_json(report.as_dict())
         return
@@ -121,6 +152,13 @@ def prepare(
     for split, counts in report.splits.items():
         table.add_row(split, *(str(getattr(counts, c)) for c in cols))
     out.print(table)
+    for split in report.splits:
+        out.print(f"  {split}: {escape(ROLES[split])}")
+    h = report.holdout
+    out.print(
+        f"holdout: {h['images']} image(s) from {h['events']} event(s), {h['fraction']:g} of WIDER train "
+        f"by {h['by']}, seed {h['seed']}"
+    )
     out.print(f"dataset file: {escape(str(report.data_yaml))}")
     for q in report.quirks:
         err.print(f"[yellow]note:[/] {escape(q)}")
@@ -156,7 +194,10 @@ def train(
         help="A local .pt whose matching weights start the training (nothing is downloaded).",
     ),
     patience: int = typer.Option(
-        100, "--patience", min=0, help="Stop after this many epochs without improvement on val."
+        100,
+        "--patience",
+        min=0,
+        help="Stop after this many epochs without improvement on the selection split (the holdout).",
     ),
     plots: bool = typer.Option(False, "--plots/--no-plots", help="Let ultralytics draw its training plots."),
     amp: bool = typer.Option(
@@ -167,7 +208,7 @@ def train(
 ) -> None:
     """Train a face detector with ultralytics' trainer, offline, from scratch (or from a local .pt).
 
-    Writes RUN_DIR/weights/best.pt and last.pt, ultralytics' results.csv and args.yaml, and prints precision, recall, mAP@0.5 and mAP@0.5:0.95 of best.pt on the val split. Pretrained names such as yolov8s.pt need the internet and are refused.
+    Writes RUN_DIR/weights/best.pt and last.pt, ultralytics' results.csv and args.yaml, and prints precision, recall, mAP@0.5 and mAP@0.5:0.95 of best.pt on the selection split: the part of WIDER train 'detector prepare' held out, on which best.pt was chosen (not a test score; 'detector eval' scores WIDER val). Pretrained names such as yolov8s.pt need the internet and are refused.
 
     Example: mertool detector train yolo_widerface/data.yaml -m yolov8s-c2f-star-cbam --epochs 100 --device 0 -o runs/star-cbam
     """
@@ -197,6 +238,7 @@ def train(
         "last": str(result.last),
         "epochs": result.epochs,
         "seconds": round(result.seconds, 1),
+        "selected_on": result.selected_on,
         **result.metrics,
     }
     if json_out:
@@ -204,9 +246,11 @@ def train(
         return
     m = result.metrics
     out.print(
-        f"{result.model}: precision {_fmt(m['precision'])}  recall {_fmt(m['recall'])}  "
+        f"{result.model} on the selection split (held out of WIDER train; best.pt was chosen on it): "
+        f"precision {_fmt(m['precision'])}  recall {_fmt(m['recall'])}  "
         f"mAP@0.5 {_fmt(m['map50'])}  mAP@0.5:0.95 {_fmt(m['map50_95'])}  ({result.seconds:.0f} s)"
     )
+    out.print("test score: mertool detector eval BEST.pt DATA.yaml (WIDER val)")
     out.print(f"weights: {result.best}")
 
 
@@ -225,9 +269,9 @@ def evaluate(
     no_wider: bool = typer.Option(False, "--no-wider", help="Skip the WIDER easy/medium/hard evaluation."),
     json_out: bool = JSON,
 ) -> None:
-    """Precision, recall, mAP@0.5 and mAP@0.5:0.95 of a trained detector on the val split.
+    """Precision, recall, mAP@0.5 and mAP@0.5:0.95 of a trained detector on the test split (WIDER val).
 
-    The four numbers come from ultralytics' validator. WIDER FACE easy/medium/hard AP (our implementation of the standard evaluation) is added when the WIDER root holds eval_tools/ground_truth/wider_*_val.mat.
+    The test split is the one data.yaml names 'test' (WIDER val, as 'detector prepare' writes it); never the val split the checkpoint was chosen on. The four numbers come from ultralytics' validator. WIDER FACE easy/medium/hard AP (our implementation of the standard evaluation) is added when the WIDER root holds eval_tools/ground_truth/wider_*_val.mat.
 
     Example: mertool detector eval runs/star-cbam/weights/best.pt yolo_widerface/data.yaml
     """
@@ -242,7 +286,7 @@ def evaluate(
         print_json(result.as_dict())
         return
     out.print(
-        f"{result.weights} on {result.images} val image(s): precision {_fmt(result.precision)}  "
+        f"{result.weights} on {result.images} test image(s) (WIDER val): precision {_fmt(result.precision)}  "
         f"recall {_fmt(result.recall)}  mAP@0.5 {_fmt(result.map50)}  mAP@0.5:0.95 {_fmt(result.map50_95)}"
     )
     if result.wider is not None:

@@ -1,8 +1,11 @@
 """Evaluate a trained face detector: ultralytics' validation metrics, and WIDER FACE's easy /
 medium / hard average precision where the official evaluation files are present.
 
-1. Precision, recall, mAP@0.5 and mAP@0.5:0.95 on the data.yaml's val split, from ultralytics'
-   own validator (``YOLO(weights).val``): the numbers paper 000 reports.
+1. Precision, recall, mAP@0.5 and mAP@0.5:0.95 on the data.yaml's **test** split (WIDER val, as
+   ``detector prepare`` writes it), from ultralytics' own validator (``YOLO(weights).val``): the
+   numbers paper 000 reports. Never on ``val``, the holdout of WIDER train ``best.pt`` was chosen
+   on (DESIGN.md §3); a data.yaml without a test split, or whose test split is its val split, is
+   refused.
 2. WIDER FACE easy / medium / hard AP, our implementation of the standard evaluation, when the
    WIDER root (recorded in data.yaml by ``prepare``, or given) holds
    ``eval_tools/ground_truth/wider_{face,easy,medium,hard}_val.mat``:
@@ -133,6 +136,7 @@ class EvalResult:
     images: int
     wider: dict[str, float] | None = None  # easy/medium/hard AP, when eval_tools is present
     notes: list[str] = field(default_factory=list)
+    split: str = "test"  # the data.yaml split scored
 
     def as_dict(self) -> dict:
         return {
@@ -143,6 +147,7 @@ class EvalResult:
             "map50": self.map50,
             "map50_95": self.map50_95,
             "images": self.images,
+            "split": self.split,
             "wider_ap": self.wider,
             "notes": self.notes,
         }
@@ -214,12 +219,12 @@ def wider_subset_aps(
     return aps, notes
 
 
-def count_val_images(data: Path) -> int:
-    """Number of image files in the val split of an ultralytics data.yaml."""
+def count_split_images(data: Path, split: str = "test") -> int:
+    """Number of image files in one split of an ultralytics data.yaml."""
     from ultralytics.data.utils import IMG_FORMATS, check_det_dataset
 
-    val = check_det_dataset(str(data)).get("val")
-    folders = val if isinstance(val, list) else [val]
+    value = check_det_dataset(str(data)).get(split)
+    folders = value if isinstance(value, list) else [value] if value else []
     n = 0
     for folder in folders:
         folder = Path(folder)
@@ -238,13 +243,20 @@ def evaluate(
     wider: bool = True,
     conf: float = 0.001,
 ) -> EvalResult:
-    """Validate ``weights`` on the val split of ``data`` (a prepare data.yaml); see the module doc."""
-    import yaml
-
+    """Score ``weights`` on the test split of ``data`` (a prepare data.yaml); see the module doc."""
     from mertool.datasets.widerface import eval_ground_truth
+    from mertool.detector.prepare import check_selection
     from mertool.detector.train import METRIC_KEYS, check_data, resolve_device, ultralytics_output
 
     data = check_data(data)
+    doc = check_selection(data)
+    if not doc.get("test"):
+        raise MertoolError(
+            f"{data} has no test split: 'detector eval' scores only images never used to train or to "
+            "choose the checkpoint (its val split chose best.pt)",
+            hint="prepare with WIDER val present (mertool detector prepare writes it as the test split), "
+            "or add a 'test:' entry",
+        )
     device = resolve_device(device)
     model = load_weights(weights)
     notes: list[str] = []
@@ -254,7 +266,7 @@ def evaluate(
             imgsz=imgsz,
             batch=batch,
             device=device,
-            split="val",
+            split="test",
             plots=False,
             workers=0,
             conf=conf,
@@ -263,12 +275,10 @@ def evaluate(
             ours: float(metrics.results_dict.get(theirs, float("nan")))
             for theirs, ours in METRIC_KEYS.items()
         }
-        images = count_val_images(data)
+        images = count_split_images(data, "test")
         aps = None
         if wider:
-            root = wider_root or (yaml.safe_load(data.read_text(encoding="utf-8")) or {}).get(
-                "widerface_root"
-            )
+            root = wider_root or doc.get("widerface_root")
             if root and eval_ground_truth(Path(root)) is not None:
                 aps, more = wider_subset_aps(model, Path(root), imgsz, device, conf)
                 notes += more

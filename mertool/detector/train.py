@@ -10,6 +10,12 @@ names a local ``.pt``; a bare pretrained name such as ``yolov8s.pt`` that is not
 refused with a message (ultralytics would try to download it). On CUDA, ultralytics' AMP check
 would download a model to compare against; we skip that check (AMP stays as ``amp`` says).
 Ultralytics' plots are off by default (they cost time and need matplotlib fonts).
+
+Checkpoint selection: ultralytics keeps ``best.pt`` by its fitness on the data.yaml's ``val``
+split and stops early on it. ``detector prepare`` makes that split a holdout of WIDER *train*;
+WIDER val is the ``test`` split only ``detector eval`` scores. :func:`train` refuses a data.yaml
+whose ``val`` is its ``test`` (or an older prepare's, whose ``val`` was WIDER val): DESIGN.md §3,
+never select on the test data.
 """
 
 from __future__ import annotations
@@ -93,10 +99,12 @@ class TrainResult:
     run_dir: Path
     best: Path
     last: Path
-    metrics: dict[str, float] = field(default_factory=dict)  # precision, recall, map50, map50_95 (best.pt)
+    #: precision, recall, map50, map50_95 of best.pt on the selection split (data.yaml val: the holdout)
+    metrics: dict[str, float] = field(default_factory=dict)
     model: str = ""
     epochs: int = 0
     seconds: float = 0.0
+    selected_on: str = ""  # the split ultralytics chose best.pt on (data.yaml val)
 
 
 @contextlib.contextmanager
@@ -178,13 +186,16 @@ def train(
     """Train ``model`` on ``data`` (a data.yaml) into ``out`` (``out/weights/best.pt``, ``last.pt``).
 
     ``overrides`` are passed to ultralytics' trainer as is (``lr0``, ``mosaic``, ``cache``, ...).
-    Returns the paths and the precision / recall / mAP@0.5 / mAP@0.5:0.95 of ``best.pt`` on val.
+    Returns the paths and the precision / recall / mAP@0.5 / mAP@0.5:0.95 of ``best.pt`` on the
+    selection split (data.yaml ``val``, held out of WIDER train; not a test score).
     """
     import time
 
+    from mertool.detector.prepare import check_selection
     from mertool.detector.registration import register
 
     data = check_data(data)
+    check_selection(data)
     device = resolve_device(device)
     out = Path(out).resolve()
     if pretrained is not None and not Path(pretrained).is_file():
@@ -222,6 +233,7 @@ def train(
     trainer = yolo.trainer
     metrics = {ours: float(trainer.metrics.get(theirs, float("nan"))) for theirs, ours in METRIC_KEYS.items()}
     save_dir = Path(trainer.save_dir)
+    val = trainer.data.get("val") if isinstance(trainer.data, dict) else None
     return TrainResult(
         run_dir=save_dir,
         best=Path(trainer.best),
@@ -230,4 +242,5 @@ def train(
         model=str(model),
         epochs=int(epochs),
         seconds=time.perf_counter() - start,
+        selected_on=str(val or ""),
     )
