@@ -59,6 +59,22 @@ def test_cli_train_writes_weights_and_metrics(trained):
 
     best = Path(trained["best"])
     assert best.is_file() and best.parent.name == "weights" and best.stat().st_size > 1_000_000
+    # best.pt was chosen on the holdout of WIDER train, not on WIDER val (the test split)
+    assert Path(trained["selected_on"]).name == "holdout"
+
+
+def test_the_checkpoint_is_chosen_on_images_eval_never_scores(data, trained):
+    from pathlib import Path
+
+    import yaml
+
+    doc = yaml.safe_load(Path(data).read_text())
+    base = Path(doc["path"])
+    selected = {p.resolve() for p in Path(trained["selected_on"]).rglob("*.jpg")}
+    trained_on = {p.resolve() for p in (base / doc["train"]).rglob("*.jpg")}
+    scored = {p.resolve() for p in (base / doc["test"]).rglob("*.jpg")}
+    assert selected and trained_on and len(scored) == 4
+    assert not (scored & selected) and not (scored & trained_on) and not (selected & trained_on)
 
 
 @pytest.mark.parametrize("name", [n for n in VARIANTS if n != "yolov8s-c2f-star-cbam"])
@@ -104,7 +120,7 @@ def test_cli_eval_reports_numbers(cli, trained, data):
     res = cli("detector", "eval", trained["best"], data, "--imgsz", IMGSZ, "--batch", 4, "--json")
     assert res.exit_code == 0, res.stderr
     doc = json.loads(res.stdout)
-    assert doc["images"] == 4
+    assert doc["images"] == 4 and doc["split"] == "test"  # WIDER val's 4 images, nothing else
     for key in ("precision", "recall", "map50", "map50_95"):
         assert 0.0 <= doc[key] <= 1.0
     # the synthetic set ships eval_tools/ground_truth: easy/medium/hard AP are computed
@@ -112,6 +128,7 @@ def test_cli_eval_reports_numbers(cli, trained, data):
     assert all(0.0 <= v <= 1.0 or math.isnan(v) for v in doc["wider_ap"].values())
     res = cli("detector", "eval", trained["best"], data, "--imgsz", IMGSZ, "--no-wider")
     assert res.exit_code == 0 and "mAP@0.5" in res.stdout and "WIDER FACE AP" not in res.stdout
+    assert "4 test image(s) (WIDER val)" in res.stdout
 
 
 def test_detect_faces_runs_with_trained_weights(tmp_path, trained, mertool_bin):
