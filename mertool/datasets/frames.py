@@ -18,12 +18,16 @@ from mertool.errors import SampleError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 _LAST_INT = re.compile(r"(\d+)(?!.*\d)")
+#: The largest frame number (frame numbers are stored as int32); a longer run of digits in a file
+#: name makes it a stray file, not a frame.
+MAX_FRAME = 2**31 - 1
 
 
 def frame_number(path: str | Path) -> int | None:
-    """The last integer in the file's stem, or None when it has none."""
+    """The last integer in the file's stem, or None when it has none (or one beyond :data:`MAX_FRAME`)."""
     m = _LAST_INT.search(Path(path).stem)
-    return int(m.group(1)) if m else None
+    n = int(m.group(1)) if m else None
+    return n if n is not None and n <= MAX_FRAME else None
 
 
 def is_image(path: Path) -> bool:
@@ -51,6 +55,8 @@ def list_frames(folder: Path, prefix: str | None = None) -> tuple[list[Path], li
         dot = name.rfind(".")
         stem, suffix = (name[:dot], name[dot:].lower()) if dot > 0 else (name, "")
         m = _LAST_INT.search(stem) if suffix in IMAGE_SUFFIXES and not name.startswith("._") else None
+        if m is not None and int(m.group(1)) > MAX_FRAME:  # a name, not a frame number (int32 arrays)
+            m = None
         if m is None or (prefix is not None and not name.startswith(prefix)):
             strays.append(folder / name)
         else:
@@ -90,12 +96,43 @@ def describe_numbers(numbers: Iterable[int], limit: int = 8) -> str:
     return ", ".join(spans)
 
 
-def missing_numbers(numbers: Iterable[int], first: int | None, last: int | None) -> list[int]:
-    """Frame numbers absent from ``numbers`` inside ``first..last`` (inclusive)."""
+def missing_spans(numbers: Iterable[int], first: int | None, last: int | None) -> list[tuple[int, int]]:
+    """Runs ``(a, b)`` of frame numbers absent from ``numbers`` inside ``first..last`` (inclusive).
+
+    Work and memory grow with the frames on disk, never with ``last - first``: a sheet may hold
+    a typo such as an offset of 10**12 (found by fuzzing; listing every number ran out of memory)."""
     if first is None or last is None or last < first:
         return []
-    have = set(numbers)
-    return [n for n in range(first, last + 1) if n not in have]
+    spans: list[tuple[int, int]] = []
+    prev = first - 1
+    for n in sorted({n for n in numbers if first <= n <= last}):
+        if n > prev + 1:
+            spans.append((prev + 1, n - 1))
+        prev = n
+    if prev < last:
+        spans.append((prev + 1, last))
+    return spans
+
+
+def missing_numbers(
+    numbers: Iterable[int], first: int | None, last: int | None, limit: int | None = None
+) -> list[int]:
+    """Frame numbers absent from ``numbers`` inside ``first..last`` (inclusive); at most ``limit``."""
+    out: list[int] = []
+    for a, b in missing_spans(numbers, first, last):
+        for n in range(a, b + 1):
+            if limit is not None and len(out) >= limit:
+                return out
+            out.append(n)
+    return out
+
+
+def _describe_spans(spans: list[tuple[int, int]], limit: int = 8) -> str:
+    text = [str(a) if a == b else f"{a}-{b}" for a, b in spans[:limit]]
+    if len(spans) > limit:
+        total = sum(b - a + 1 for a, b in spans)
+        return ", ".join(text) + f", ... ({total} in all)"
+    return ", ".join(text)
 
 
 def gap_message(numbers: Iterable[int], first: int | None, last: int | None) -> str | None:
@@ -105,13 +142,13 @@ def gap_message(numbers: Iterable[int], first: int | None, last: int | None) -> 
     number (a sheet whose numbers do not match the file names, e.g. clip-relative numbering).
     """
     nums = sorted(set(numbers))
-    missing = missing_numbers(nums, first, last)
-    if not missing:
+    spans = missing_spans(nums, first, last)
+    if not spans:
         return None
-    if len(missing) == last - first + 1:  # type: ignore[operator]  (missing implies both set)
+    if spans == [(first, last)]:
         have = f"frames on disk: {describe_numbers(nums)}" if nums else "no frames on disk"
         return f"none of the frames {first}..{last} is on disk ({have})"
-    return f"frame(s) {describe_numbers(missing)} missing inside {first}..{last}"
+    return f"frame(s) {_describe_spans(spans)} missing inside {first}..{last}"
 
 
 def check_clip_frames(
@@ -148,6 +185,9 @@ def read_image(path: str | Path, sample_id: str = "?", gray: bool = False) -> np
     data = np.fromfile(str(path), dtype=np.uint8) if path.is_file() else None
     if data is None:
         raise SampleError(sample_id, f"frame file missing: {path}")
+    if path.suffix.lower() in (".jpg", ".jpeg") and data.size and b"\xff\xd9" not in data[-4096:].tobytes():
+        # OpenCV decodes a JPEG cut short without a word, filling the rest with gray
+        raise SampleError(sample_id, f"truncated JPEG (no end-of-image marker): {path}")
     flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
     img = cv2.imdecode(data, flag) if data.size else None
     if img is None:

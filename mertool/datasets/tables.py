@@ -165,20 +165,30 @@ class Table:
         return norm_header(name) in self.columns
 
 
+#: Cells holding integers beyond this are typos, not frame or subject numbers: kept as missing
+#: (an int64 attribute cannot even store 1.8e19, which fuzzing put in an offset cell).
+MAX_INT = 2**31 - 1
+
+
 def as_int(value: Cell) -> int | None:
-    """An integer frame number from a cell, or None for blanks, ``/``, ``-`` and other text."""
+    """An integer frame number from a cell, or None for blanks, ``/``, ``-``, other text and
+    numbers beyond +-:data:`MAX_INT`."""
     if value is None:
         return None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value == value and value.is_integer() else None
-    text = str(value).strip()
-    if re.fullmatch(r"[+-]?\d+(\.0+)?", text):
-        return int(float(text))
-    return None
+        n = value
+    elif isinstance(value, float):
+        if not (value == value and value.is_integer()):  # nan, inf, 3.5
+            return None
+        n = int(value)
+    else:
+        text = str(value).strip()
+        if not re.fullmatch(r"[+-]?[0-9]+(\.0+)?", text, re.ASCII):
+            return None
+        n = int(text.split(".")[0])
+    return n if -MAX_INT <= n <= MAX_INT else None
 
 
 def as_text(value: Cell) -> str | None:

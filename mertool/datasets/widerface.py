@@ -68,7 +68,7 @@ class Record:
 def _ints(text: str) -> list[int] | None:
     try:
         return [int(float(v)) for v in text.split()]
-    except ValueError:
+    except (ValueError, OverflowError):  # "nan", "x"; "inf", "1e400" (found by fuzzing)
         return None
 
 
