@@ -30,6 +30,7 @@ from mertool.motion.optical_flow import DEFAULT_PRESET, FlowParams, preset
 from mertool.pipeline import register_stage
 from mertool.store import SampleFile, SampleRecord, open_output
 from mertool.store import schema as S
+from mertool.store.samplefile import reading
 
 # ------------------------------------------------------------------------------------------------
 # running clips in parallel (also used by the spot-apex stage)
@@ -209,6 +210,8 @@ def pick_pair(rec: SampleRecord) -> Pair:
         if not rec.has(numbers_name):
             continue
         numbers = np.asarray(rec.array(numbers_name)).astype(np.int64)
+        if rec.get(S.A_ONSET) is None and not len(numbers):
+            continue
         onset = int(rec.get(S.A_ONSET)) if rec.get(S.A_ONSET) is not None else int(numbers[0])
         if onset == apex:
             raise SampleError(
@@ -217,12 +220,12 @@ def pick_pair(rec: SampleRecord) -> Pair:
                 hint="check the annotation, or spot the apex (mertool spot-apex --method dc-rois)",
             )
         if onset in numbers and apex in numbers:
-            frames = _open_array(rec, array_name)
             i_on = int(np.flatnonzero(numbers == onset)[0])
             i_ap = int(np.flatnonzero(numbers == apex)[0])
-            return Pair(
-                np.asarray(frames[i_on]), np.asarray(frames[i_ap]), onset, apex, apex_source, array_name
-            )
+            with reading(f"{rec.file_name}: sample {rec.id}: array {array_name!r}"):
+                frames = _open_array(rec, array_name)
+                on_img, ap_img = np.asarray(frames[i_on]), np.asarray(frames[i_ap])
+            return Pair(on_img, ap_img, onset, apex, apex_source, array_name)
     if not candidates or not any(rec.has(n) for _, n in candidates):
         raise SampleError(
             rec.id, "no frame numbers stored beside the frames", hint="re-run mertool detect-faces"

@@ -6,7 +6,7 @@ from collections import Counter
 from typing import Any
 
 from mertool.store import schema as S
-from mertool.store.samplefile import SampleFile
+from mertool.store.samplefile import SampleFile, reading
 
 
 def describe(sf: SampleFile, max_samples: int | None = None) -> dict[str, Any]:
@@ -27,9 +27,13 @@ def describe(sf: SampleFile, max_samples: int | None = None) -> dict[str, Any]:
             continue
         group = sf.group(rec.id)
         arrays = {}
-        for name in rec.array_names():
-            ds = group[name]
-            arrays[name] = {"shape": list(ds.shape), "dtype": str(ds.dtype)}
+        with reading(f"{sf.name}: sample {rec.id}"):
+            for name in rec.array_names():
+                ds = group[name]
+                arrays[name] = {
+                    "shape": list(ds.shape) if ds.shape is not None else None,
+                    "dtype": str(ds.dtype),
+                }
         samples.append(
             {
                 "id": rec.id,

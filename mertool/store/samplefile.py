@@ -24,12 +24,14 @@ temporary file first, since HDF5 needs random access.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from mertool.errors import SampleError, StoreError
+from mertool.errors import MertoolError, SampleError, StoreError
+from mertool.store import locks as L
 from mertool.store import paths as P
 from mertool.store import schema as S
 from mertool.store.provenance import dumps, input_record, make_provenance, sha256_file
@@ -56,14 +59,145 @@ def _to_python(value: Any) -> Any:
     return value
 
 
-def decode_attrs(attrs: h5py.AttributeManager) -> dict[str, Any]:
+def decode_attrs(attrs: h5py.AttributeManager, where: str = "") -> dict[str, Any]:
+    """Attributes as Python values (``*_json`` ones decoded). An attribute h5py cannot read or
+    JSON text that does not parse raises a :class:`StoreError` naming ``where``."""
     out: dict[str, Any] = {}
-    for key, value in attrs.items():
+    try:
+        items = list(attrs.items())
+    except (OSError, TypeError, ValueError, KeyError) as exc:
+        raise StoreError(f"{where}: attributes cannot be read ({exc}); the file is corrupt") from None
+    for key, value in items:
         value = _to_python(value)
         if key.endswith("_json") and isinstance(value, str):
-            value = json.loads(value)
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise StoreError(
+                    f"{where}: attribute {key!r} is not valid JSON ({exc})",
+                    hint="the file was not written by mertool, or was edited by hand: re-create it",
+                ) from None
         out[key] = value
     return out
+
+
+def _attr_problem(kind: str, value: Any) -> str | None:
+    """Why ``value`` cannot be an attribute of ``kind`` (:data:`schema.ATTR_KINDS`), or None."""
+    if kind == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**31
+        return None if ok else "expected an integer frame number"
+    if kind == "number":
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+        return None if ok else "expected a finite number"
+    if kind == "str":
+        return None if isinstance(value, str) else "expected text"
+    if kind == "strs":
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else "expected a list of text"
+    if kind == "status":
+        return (
+            None
+            if value in (S.STATUS_OK, S.STATUS_FAILED)
+            else f"expected {S.STATUS_OK!r} or {S.STATUS_FAILED!r}"
+        )
+    if kind == "color":
+        return None if value in ("rgb", "gray") else "expected 'rgb' or 'gray'"
+    return None
+
+
+def _array_problem(name: str, ds: h5py.Dataset) -> str | None:
+    """Why dataset ``name`` cannot be what the schema says it is, or None (shape and dtype only:
+    nothing is read)."""
+    base = name.split("/", 1)[0]
+    shape, kind = ds.shape, ds.dtype.kind
+    if h5py.check_string_dtype(ds.dtype) is not None:
+        kind = "O"
+    if base == S.CROPS_GROUP:
+        ok = kind == "u" and shape is not None and 3 <= len(shape) <= 5 and all(shape)
+        return None if ok else "expected uint8 crops (K, S, S[, 3]) or (K, R, s, s[, 3])"
+    if base == S.ROI_BOXES_GROUP:
+        ok = kind in "fiu" and shape is not None and len(shape) == 3 and shape[-1] == 4
+        return None if ok else "expected boxes (K, R, 4)"
+    rule = S.ARRAY_RULES.get(name)
+    if rule is None:
+        return None
+    ndims, kinds, _ = rule
+    if shape is None or len(shape) not in ndims or kind not in kinds:
+        return f"expected {'/'.join(str(n) for n in ndims)} dimension(s) of kind {kinds!r}"
+    if name in (S.D_FRAMES, S.D_ONSET_IMAGE, S.D_APEX_IMAGE, S.D_DIFF, S.D_STRAIN, S.D_FLOW) and not all(
+        shape
+    ):
+        return "expected a non-empty image"
+    if name == S.D_FRAMES and len(shape) == 4 and shape[-1] not in (1, 3):
+        return "expected 1 or 3 colour channels"
+    if name in (S.D_ONSET_IMAGE, S.D_APEX_IMAGE, S.D_DIFF) and len(shape) == 3 and shape[-1] not in (1, 3):
+        return "expected 1 or 3 colour channels"
+    if name == S.D_FLOW and shape[-1] != 2:
+        return "expected (H, W, 2)"
+    if name in (S.D_LANDMARKS, S.D_LANDMARKS_ALIGNED) and (shape[-1] != 2 or shape[-2] < 1):
+        return "expected (T, points, 2)"
+    if name == S.D_BOXES and shape[-1] != 4:
+        return "expected (T, 4)"
+    if name == S.D_ALIGN_MATRIX and shape[-2:] != (2, 3):
+        return "expected (2, 3) or (T, 2, 3)"
+    return None
+
+
+def check_sample(group: h5py.Group, attrs: dict[str, Any], file_name: str, sample_id: str) -> None:
+    """Raise a :class:`StoreError` naming the file, the sample and the attribute or array when a
+    sample's attributes or arrays are not what :mod:`mertool.store.schema` says (a file that
+    claims to be a mertool file but was written by something else, or edited)."""
+
+    def bad(what: str, found: str, why: str) -> StoreError:
+        return StoreError(
+            f"{file_name}: sample {sample_id}: {what} is {found}; {why}",
+            hint="the file was not written by mertool, or was edited by hand: re-create it with the stage that wrote it",
+        )
+
+    for key, kind in S.ATTR_KINDS.items():
+        if key in attrs and attrs[key] is not None:
+            why = _attr_problem(kind, attrs[key])
+            if why:
+                raise bad(f"attribute {key!r}", _short(attrs[key]), why)
+    counts: dict[str, int] = {}
+    crops: dict[str, int] = {}
+    for name in _walk_arrays(group):
+        try:
+            ds = group[name]
+            why = _array_problem(name, ds)
+        except (OSError, KeyError, TypeError, ValueError) as exc:
+            raise bad(f"array {name!r}", "unreadable", str(exc)) from None
+        if why:
+            raise bad(f"array {name!r}", f"{ds.dtype} {ds.shape}", why)
+        rule = S.ARRAY_RULES.get(name)
+        if rule is not None and rule[2] is not None:
+            counts[name] = ds.shape[rule[2]]
+        if name.split("/", 1)[0] in (S.CROPS_GROUP, S.ROI_BOXES_GROUP) or name == S.D_CROP_FRAME_NUMBERS:
+            crops[name] = ds.shape[0]
+    for what, found_counts in (("the frame count", counts), ("the count of cut frames", crops)):
+        if len(set(found_counts.values())) > 1:
+            found = ", ".join(f"{n} {c}" for n, c in found_counts.items())
+            raise bad(what, f"not the same in every array ({found})", "each array holds one entry per frame")
+
+
+def _root_problem(attrs: dict[str, Any]) -> str | None:
+    """What is wrong with a sample file's provenance attributes, or None."""
+    if not isinstance(attrs.get("stage", "?"), str):
+        return f"root attribute 'stage' is {_short(attrs['stage'])}, not a stage name"
+    history = attrs.get("history_json", [])
+    if not isinstance(history, list) or not all(
+        isinstance(h, dict) and isinstance(h.get("stage", "?"), str) for h in history
+    ):
+        return f"root attribute 'history_json' is {_short(history)}, not a list of earlier stages"
+    for key, kind in (("params_json", dict), ("inputs_json", list)):
+        if key in attrs and not isinstance(attrs[key], kind):
+            return f"root attribute {key!r} is {_short(attrs[key])}, not a JSON {kind.__name__}"
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def encode_attr(attrs: h5py.AttributeManager, key: str, value: Any) -> None:
@@ -140,7 +274,43 @@ def _walk_arrays(group: h5py.Group, prefix: str = "") -> Iterator[str]:
 
 
 # ------------------------------------------------------------------------------------------------
+# a file damaged on disk
+
+#: What h5py raises when a file's bytes are damaged (a checksum, a cut-short heap, a bad B-tree).
+H5_READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError)
+
+
+@contextmanager
+def reading(where: str) -> Iterator[None]:
+    """Turn h5py's errors on a damaged file into one :class:`StoreError` naming ``where``.
+
+    Wraps h5py calls only (never mertool's own logic, whose bugs must stay visible)."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except H5_READ_ERRORS as exc:
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise StoreError(
+            f"{where}: cannot read it ({first}); the file is truncated or corrupt",
+            hint="re-run the stage that wrote it",
+        ) from None
+
+
+# ------------------------------------------------------------------------------------------------
 # records
+
+
+class MissingArray(StoreError, SampleError):
+    """A sample lacks an array it should hold. A :class:`StoreError` (readers such as training
+    skip the sample) and a :class:`SampleError` (a stage marks that sample failed with this
+    reason and goes on, instead of stopping the run)."""
+
+    def __init__(self, file_name: str, sample_id: str, name: str, have: list[str], hint: str | None = None):
+        reason = f"no array {name!r} in {file_name} (it has: {', '.join(have) or 'none'})"
+        MertoolError.__init__(self, f"{file_name}: sample {sample_id}: {reason}", hint)
+        self.sample_id = sample_id
+        self.reason = reason
 
 
 @dataclass
@@ -167,17 +337,24 @@ class SampleRecord:
         return self.attrs.get(key, default)
 
     def has(self, name: str) -> bool:
-        return self._group is not None and name in self._group and isinstance(self._group[name], h5py.Dataset)
+        if self._group is None:
+            return False
+        with reading(f"{self.file_name}: sample {self.id}"):
+            return name in self._group and isinstance(self._group[name], h5py.Dataset)
 
     def array(self, name: str) -> Any:
         if not self.has(name):
-            raise StoreError(
-                f"sample {self.id}: no array {name!r} (has: {', '.join(self.array_names()) or 'none'})",
+            raise MissingArray(
+                self.file_name,
+                self.id,
+                name,
+                self.array_names(),
                 hint="run the stage that makes it first (mertool inspect FILE shows what a file holds)",
             )
         if name == S.D_FRAME_PATHS:
             return self.frame_paths()
-        return read_array(self._group[name])  # type: ignore[index]
+        with reading(f"{self.file_name}: sample {self.id}: array {name!r}"):
+            return read_array(self._group[name])  # type: ignore[index]
 
     # -- source frames
     @property
@@ -189,11 +366,15 @@ class SampleRecord:
     def frame_paths(self) -> list[str]:
         """The source frame files to open (:func:`mertool.store.paths.resolve_frame_paths`)."""
         if not self.has(S.D_FRAME_PATHS):
-            raise StoreError(
-                f"{self.file_name}: sample {self.id} has no {S.D_FRAME_PATHS!r}",
+            raise MissingArray(
+                self.file_name,
+                self.id,
+                S.D_FRAME_PATHS,
+                self.array_names(),
                 hint="run detect-faces on the dataset root, a folder of frames or a video",
             )
-        stored = read_array(self._group[S.D_FRAME_PATHS])  # type: ignore[index]
+        with reading(f"{self.file_name}: sample {self.id}: array {S.D_FRAME_PATHS!r}"):
+            stored = read_array(self._group[S.D_FRAME_PATHS])  # type: ignore[index]
         return P.resolve_frame_paths(stored, self.attrs.get(S.A_DATA_ROOT), self.root_maps)
 
     def missing_frames_error(self, paths: list[str] | None = None) -> SampleError | None:
@@ -213,7 +394,10 @@ class SampleRecord:
         )
 
     def array_names(self) -> list[str]:
-        return list(_walk_arrays(self._group)) if self._group is not None else []
+        if self._group is None:
+            return []
+        with reading(f"{self.file_name}: sample {self.id}"):
+            return list(_walk_arrays(self._group))
 
     def load(self, names: list[str] | None = None) -> dict[str, Any]:
         return {n: self.array(n) for n in (names if names is not None else self.array_names())}
@@ -263,7 +447,12 @@ class SampleFile:
                 f"{self.name}: cannot open HDF5 file ({exc}); it is truncated or corrupt",
                 hint="re-run the stage that wrote it",
             ) from exc
-        attrs = decode_attrs(self._h5.attrs)
+        try:
+            with reading(self.name):
+                attrs = decode_attrs(self._h5.attrs, self.name)
+        except StoreError:
+            self._h5.close()
+            raise
         fmt = attrs.get("format")
         if fmt != S.FORMAT_NAME:
             self._h5.close()
@@ -278,6 +467,13 @@ class SampleFile:
                 f"{self.name} has format version {version}; this mertool ({attrs.get('mertool_version', '?')} "
                 f"wrote it) reads versions {list(S.READABLE_VERSIONS)}",
                 hint="re-create the file with this version of mertool",
+            )
+        problem = _root_problem(attrs)
+        if problem:
+            self._h5.close()
+            raise StoreError(
+                f"{self.name}: {problem}",
+                hint="the file was not written by mertool, or was edited by hand: re-create it",
             )
         self.attrs = attrs
         self._ids: list[str] | None = None
@@ -311,39 +507,60 @@ class SampleFile:
     def ids(self) -> list[str]:
         if self._ids is None:
             ids: list[str] = []
-            root = self._h5.get(S.SAMPLES_GROUP)
+            with reading(self.name):
+                root = self._h5.get(S.SAMPLES_GROUP)
             if root is not None:
                 stack = [root]
                 while stack:
                     group = stack.pop()
-                    for key in sorted(group.keys(), reverse=True):
-                        item = group[key]
-                        if not isinstance(item, h5py.Group):
-                            continue
-                        if S.A_ID in item.attrs:
-                            ids.append(_to_python(item.attrs[S.A_ID]))
+                    with reading(f"{self.name}: group {group.name}"):
+                        items = [group[key] for key in sorted(group.keys(), reverse=True)]
+                        items = [
+                            (item, S.A_ID in item.attrs) for item in items if isinstance(item, h5py.Group)
+                        ]
+                    for item, is_sample in items:
+                        if is_sample:
+                            ids.append(self._sample_id(item))
                         else:
                             stack.append(item)
             self._ids = sorted(ids)
         return list(self._ids)
 
+    def _sample_id(self, group: h5py.Group) -> str:
+        """The ``id`` attribute of a sample group, checked against where the group is."""
+        with reading(f"{self.name}: group {group.name}"):
+            value = _to_python(group.attrs[S.A_ID])
+        where = group.name[len(S.SAMPLES_GROUP) + 2 :]
+        if value != where:
+            raise StoreError(
+                f"{self.name}: group {group.name} holds a sample whose id attribute is {_short(value)} "
+                f"(a sample's id is its place: {where!r})",
+                hint="the file was not written by mertool, or was edited by hand: re-create it",
+            )
+        return value
+
     def __len__(self) -> int:
         return len(self.ids())
 
     def __contains__(self, sample_id: str) -> bool:
-        return f"{S.SAMPLES_GROUP}/{sample_id}" in self._h5
+        with reading(self.name):
+            return f"{S.SAMPLES_GROUP}/{sample_id}" in self._h5
 
     def group(self, sample_id: str) -> h5py.Group:
-        try:
-            return self._h5[f"{S.SAMPLES_GROUP}/{sample_id}"]
-        except KeyError:
+        if sample_id not in self:
             raise StoreError(
                 f"{self.name}: no sample {sample_id!r}", hint="mertool inspect FILE lists the samples"
-            ) from None
+            )
+        with reading(f"{self.name}: sample {sample_id}"):
+            return self._h5[f"{S.SAMPLES_GROUP}/{sample_id}"]
 
     def record(self, sample_id: str) -> SampleRecord:
+        """One sample, checked against the schema (:func:`check_sample`)."""
         group = self.group(sample_id)
-        return SampleRecord(sample_id, decode_attrs(group.attrs), group, self.root_maps, self.name)
+        with reading(f"{self.name}: sample {sample_id}"):
+            attrs = decode_attrs(group.attrs, f"{self.name}: sample {sample_id}")
+            check_sample(group, attrs, self.name, sample_id)
+        return SampleRecord(sample_id, attrs, group, self.root_maps, self.name)
 
     def records(self, ok_only: bool = False) -> Iterator[SampleRecord]:
         for sid in self.ids():
@@ -371,6 +588,38 @@ class SampleFile:
 
 def _partial_path(target: Path) -> Path:
     return target.with_name(f".{target.name}.partial")
+
+
+#: Free space kept in reserve on the output's device: HDF5 writes its metadata (the group tree,
+#: attribute heaps) when a sample is flushed and when the file is closed.
+SPACE_RESERVE = 8 * 2**20
+
+
+def _space_needed(sample: Any, arrays: Mapping[str, Any] | None) -> int:
+    """Bytes one sample's write may add: its new arrays and the arrays copied forward."""
+    total = 64 * 1024
+    for value in (arrays or {}).values():
+        total += int(getattr(value, "nbytes", 0) or 0) or 4096
+    if isinstance(sample, SampleRecord) and sample._group is not None:
+        for name in sample.array_names():
+            try:
+                total += int(sample._group[name].id.get_storage_size())
+            except Exception:  # noqa: BLE001 - an estimate only
+                total += 4096
+    return total
+
+
+def _why(exc: OSError) -> str:
+    text = str(exc)
+    if exc.errno == errno.ENOSPC or "No space left" in text:
+        return "no space left on the device"
+    if exc.errno in (errno.EACCES, errno.EPERM) or "Permission denied" in text:
+        return "permission denied"
+    if exc.errno == errno.EROFS or "Read-only file system" in text:
+        return "the file system is read-only"
+    if exc.strerror:
+        return exc.strerror
+    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 class SampleWriter:
@@ -409,37 +658,79 @@ class SampleWriter:
             ] + list(inputs or [])
         prov = make_provenance(stage, dict(params or {}), inputs, history, command)
 
+        #: the lock that keeps a second run off this output (None for stdout)
+        self._lock: L.OutputLock | None = None
         if target is None:
-            fd, tmp = tempfile.mkstemp(prefix="mertool-", suffix=".h5")
+            try:
+                fd, tmp = tempfile.mkstemp(prefix="mertool-", suffix=".h5")
+            except OSError as exc:
+                raise L.cannot_write_error(Path(tempfile.gettempdir()), exc, "a temporary file") from exc
             os.close(fd)
             self.partial = Path(tmp)
             mode = "w"
         else:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise L.cannot_write_error(target.parent, exc, str(target)) from exc
+            self._lock = L.acquire(
+                L.lock_path_for(target),
+                str(target),
+                hint="wait for that run to finish, or give this one another -o FILE",
+            )
             self.partial = _partial_path(target)
             mode = "w"
-            if resume:
+        try:
+            if target is not None and resume:
                 if not self.partial.exists() and target.exists():
-                    shutil.copyfile(target, self.partial)
+                    try:
+                        shutil.copyfile(target, self.partial)
+                    except OSError as exc:
+                        self.partial.unlink(missing_ok=True)
+                        raise L.cannot_write_error(target.parent, exc, str(self.partial)) from exc
                 if self.partial.exists():
                     mode = "a"
+            self._open(mode)
+            self.resumed = mode == "a" and S.SAMPLES_GROUP in self._h5
+            if self.resumed and self._h5.attrs.get("stage") not in (None, stage):
+                self._h5.close()
+                raise StoreError(
+                    f"cannot resume: {self.partial} was written by stage {self._h5.attrs.get('stage')!r}, not {stage!r}",
+                    hint="drop --resume or remove the file",
+                )
+        except BaseException:
+            self._release()
+            raise
+        try:
+            self._start(prov)
+        except BaseException as exc:
+            try:
+                self._h5.close()
+            except Exception:  # noqa: BLE001
+                pass
+            self._release()
+            if isinstance(exc, OSError):
+                raise self._write_error(exc, None) from exc
+            raise
+
+    def _open(self, mode: str) -> None:
         try:
             self._h5 = h5py.File(self.partial, mode, track_order=True)
-        except OSError:
-            if mode != "a":
-                raise
+        except OSError as exc:
+            if mode != "a" or isinstance(exc, PermissionError):
+                raise L.cannot_write_error(
+                    self.partial.parent, exc, str(self.target or self.partial)
+                ) from exc
             # an interrupted write can leave the partial file unreadable: start over
             from mertool.console import warn
 
             warn(f"{self.partial} could not be reopened to resume; starting this stage afresh")
-            self._h5 = h5py.File(self.partial, "w", track_order=True)
-        self.resumed = mode == "a" and S.SAMPLES_GROUP in self._h5
-        if self.resumed and self._h5.attrs.get("stage") not in (None, stage):
-            self._h5.close()
-            raise StoreError(
-                f"cannot resume: {self.partial} was written by stage {self._h5.attrs.get('stage')!r}, not {stage!r}",
-                hint="drop --resume or remove the file",
-            )
+            try:
+                self._h5 = h5py.File(self.partial, "w", track_order=True)
+            except OSError as exc2:
+                raise L.cannot_write_error(self.partial.parent, exc2, str(self.target)) from exc2
+
+    def _start(self, prov: dict[str, Any]) -> None:
         attrs = self._h5.attrs
         encode_attr(attrs, "format", S.FORMAT_NAME)
         encode_attr(attrs, "format_version", S.FORMAT_VERSION)
@@ -507,12 +798,34 @@ class SampleWriter:
         drop: tuple[str, ...] = (),
     ) -> None:
         """Write one sample. A :class:`SampleRecord` is copied forward (attributes and arrays,
-        minus ``drop``), then ``attrs`` and ``arrays`` are added or replaced."""
+        minus ``drop``), then ``attrs`` and ``arrays`` are added or replaced.
+
+        The ``id`` attribute, which makes the group a sample (and, on ``--resume``, a finished
+        one), is written last, just before the flush: a run killed in the middle of a sample
+        leaves a group without it, which the resumed run writes again. A device about to run
+        full stops the stage with a clear error before HDF5 meets the full disk (the HDF5
+        library does not survive that: h5py 3.16 crashes the process with a segmentation fault).
+        """
         sample_id = sample.id if isinstance(sample, SampleRecord) else sample
+        self._check_space(sample_id, _space_needed(sample, arrays))
+        try:
+            self._write(sample, sample_id, arrays, attrs, drop)
+        except OSError as exc:
+            raise self._write_error(exc, sample_id) from exc
+
+    def _write(
+        self,
+        sample: SampleRecord | str,
+        sample_id: str,
+        arrays: Mapping[str, Any] | None,
+        attrs: Mapping[str, Any] | None,
+        drop: tuple[str, ...],
+    ) -> None:
         group = self._fresh_group(sample_id)
         if isinstance(sample, SampleRecord):
             for key, value in sample.attrs.items():
-                encode_attr(group.attrs, key, value)
+                if key != S.A_ID:
+                    encode_attr(group.attrs, key, value)
             if sample._group is not None:
                 for name in sample.array_names():
                     if name in drop or any(name.startswith(d + "/") for d in drop):
@@ -520,9 +833,9 @@ class SampleWriter:
                     parent = name.rsplit("/", 1)[0] if "/" in name else ""
                     dest = group.require_group(parent) if parent else group
                     sample._group.copy(sample._group[name], dest, name=name.rsplit("/", 1)[-1])
-        encode_attr(group.attrs, S.A_ID, sample_id)
         for key, value in (attrs or {}).items():
-            encode_attr(group.attrs, key, value)
+            if key != S.A_ID:
+                encode_attr(group.attrs, key, value)
         if S.A_STATUS not in group.attrs:
             encode_attr(group.attrs, S.A_STATUS, S.STATUS_OK)
         root = _to_python(group.attrs.get(S.A_DATA_ROOT))
@@ -533,11 +846,36 @@ class SampleWriter:
             if name == S.D_FRAME_PATHS and root is not None:
                 value = P.relative_frame_paths(value, root)
             write_array(group, name, value)
+        encode_attr(group.attrs, S.A_ID, sample_id)
         self._h5.flush()
         if group.attrs[S.A_STATUS] == S.STATUS_FAILED:
             self.n_failed += 1
         else:
             self.n_written += 1
+
+    def _check_space(self, sample_id: str | None, needed: int) -> None:
+        try:
+            free = shutil.disk_usage(self.partial.parent).free
+        except OSError:
+            return
+        if free < needed + SPACE_RESERVE:
+            raise self._write_error(OSError(errno.ENOSPC, "No space left on device"), sample_id)
+
+    def _write_error(self, exc: OSError, sample_id: str | None) -> StoreError:
+        """The clear message for a write that failed (a full disk, a read-only folder...)."""
+        where = self.target if self.target is not None else "the output stream"
+        at = f" at sample {sample_id}" if sample_id else ""
+        kept = (
+            f"; the samples finished before it are kept in {self.partial}"
+            if self.target is not None and sample_id
+            else ""
+        )
+        hint = (
+            "free some space (or write elsewhere with -o), then re-run with --resume"
+            if self.target is not None
+            else "free some space in the temporary folder (TMPDIR), then run again"
+        )
+        return StoreError(f"cannot write {where}{at}: {_why(exc)}{kept}", hint=hint)
 
     def write_failed(
         self, sample: SampleRecord | str, reason: str, attrs: Mapping[str, Any] | None = None
@@ -551,22 +889,35 @@ class SampleWriter:
     # -- finishing
     def commit(self) -> Path | None:
         """Finish: rename the partial file onto the target, or stream it to stdout."""
-        encode_attr(self._h5.attrs, "complete", True)
-        encode_attr(self._h5.attrs, "n_samples", len(self.done_ids()))
-        self._h5.close()
+        try:
+            self._check_space(None, 64 * 1024)
+            encode_attr(self._h5.attrs, "complete", True)
+            encode_attr(self._h5.attrs, "n_samples", len(self.done_ids()))
+            self._h5.close()
+        except BaseException as exc:
+            self.abort()
+            if isinstance(exc, OSError):
+                raise self._write_error(exc, None) from exc
+            raise
         self._committed = True
-        if self.target is None:
+        try:
+            if self.target is None:
+                try:
+                    with open(self.partial, "rb") as fh:
+                        shutil.copyfileobj(fh, sys.stdout.buffer)
+                    sys.stdout.buffer.flush()
+                finally:
+                    self.partial.unlink(missing_ok=True)
+                return None
             try:
-                with open(self.partial, "rb") as fh:
-                    shutil.copyfileobj(fh, sys.stdout.buffer)
-                sys.stdout.buffer.flush()
-            finally:
-                self.partial.unlink(missing_ok=True)
-            return None
-        with open(self.partial, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(self.partial, self.target)
-        return self.target
+                with open(self.partial, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(self.partial, self.target)
+            except OSError as exc:
+                raise self._write_error(exc, None) from exc
+            return self.target
+        finally:
+            self._release()
 
     def abort(self) -> None:
         """Stop without committing: the partial file stays for ``--resume`` (stdout temp is removed)."""
@@ -576,6 +927,12 @@ class SampleWriter:
             pass
         if self.target is None:
             self.partial.unlink(missing_ok=True)
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> SampleWriter:
         return self

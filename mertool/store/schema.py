@@ -101,3 +101,45 @@ A_NORMALIZATION = "normalization"
 # --- synthetic ground truth (mertool synth writes it beside the tree) ---------------------------
 D_TRUE_DISPLACEMENT = "displacement"  # (T, H, W, 2) float32 per-frame displacement, source pixels
 A_TRUE_APEX = "true_apex"
+
+# --- what a reader may rely on (checked when a sample is read: store/samplefile.py) -------------
+#: Attribute -> the kind of value it must hold: "int" (a frame number: an integer, not a bool),
+#: "number", "str", "strs" (a list of strings), "status" (ok / failed), "color" (rgb / gray).
+ATTR_KINDS = {
+    A_ID: "str",
+    A_STATUS: "status",
+    A_ERROR: "str",
+    A_DATASET: "str",
+    A_SUBJECT: "str",
+    A_CLIP: "str",
+    A_LABEL_MAP: "str",
+    A_DATA_ROOT: "str",
+    A_ONSET: "int",
+    A_APEX: "int",
+    A_OFFSET: "int",
+    A_APEX_SPOTTED: "int",
+    A_FACE_SIZE: "int",
+    A_FPS: "number",
+    A_COLOR: "color",
+    A_WARNINGS: "strs",
+    A_AUS: "strs",
+}
+#: Array -> (allowed numbers of dimensions, allowed numpy dtype kinds, the axis that counts frames
+#: (or None)). "T" arrays of one sample must agree on their frame count.
+ARRAY_RULES = {
+    D_FRAME_NUMBERS: ((1,), "iu", 0),
+    D_FRAME_PATHS: ((1,), "OSU", 0),
+    D_FRAMES: ((3, 4), "u", 0),
+    D_BOXES: ((2,), "fiu", 0),
+    D_LANDMARKS: ((2, 3), "fiu", None),  # (T, 68, 2) from detect-faces; (68, 2) in synth truth
+    D_LANDMARKS_ALIGNED: ((3,), "fiu", 0),
+    D_ALIGN_MATRIX: ((2, 3), "fiu", None),
+    D_REDETECTED: ((1,), "biu", 0),
+    D_APEX_CURVE: ((1,), "fiu", None),
+    D_CROP_FRAME_NUMBERS: ((1,), "iu", None),
+    D_FLOW: ((3,), "f", None),
+    D_STRAIN: ((2,), "f", None),
+    D_DIFF: ((2, 3), "f", None),
+    D_ONSET_IMAGE: ((2, 3), "u", None),
+    D_APEX_IMAGE: ((2, 3), "u", None),
+}
