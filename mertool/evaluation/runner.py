@@ -640,6 +640,7 @@ def run_evaluation(
     path = source.path if isinstance(source, SampleFile) else Path(source)
     name = source.name if isinstance(source, SampleFile) else str(source)
     src = {"path": name, "sha256": sha256_file(path) if path.is_file() else None}
+    locks = [] if report_only else lock_folds(plan)  # noqa: F841 - held until this run returns
     write_config(plan, src, command or command_line())
     devices = resolve_device(device)
     n_workers, n_threads = plan_parallelism(len(plan.folds), devices, workers, threads, len(plan.todo))
@@ -696,3 +697,46 @@ def run_seeds(
         raise
     write_seed_report(out_dir, [o.summary for o in outcomes])
     return outcomes
+
+
+# ------------------------------------------------------------------------------------------------
+# one run per fold at a time
+
+
+def lock_folds(plan: RunPlan) -> list[Any]:
+    """Lock every fold this run computes (``folds/<fold>/.lock``, :mod:`mertool.store.locks`):
+    a second run computing one of them into the same RESULTS_DIR at the same time refuses with
+    a clear message, while runs of other folds (``--folds``, ``--shard``, other machines) go on
+    side by side. A lock goes away with its process, however it ended (the file a killed run
+    leaves is removed here once free); the list returned holds them, and dropping it releases them."""
+    from mertool.errors import StoreError
+    from mertool.store.locks import acquire, cannot_write_error
+
+    todo = {fold_dir(plan.out_dir, f) for f in plan.todo}
+    for stale in (plan.out_dir / FOLDS_DIR).glob("*/.lock"):
+        if stale.parent not in todo:
+            try:
+                acquire(stale, "", "").release()
+            except (StoreError, OSError):
+                pass  # held by a run of other folds, or not ours to remove
+    held: list[Any] = []
+    try:
+        for fold in plan.todo:
+            d = fold_dir(plan.out_dir, fold)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise cannot_write_error(d.parent, exc, f"fold {fold.name}") from exc
+            held.append(
+                acquire(
+                    d / ".lock",
+                    f"{plan.out_dir}: fold {fold.name}",
+                    hint="wait for that run to finish (then --resume), or give this one another "
+                    "-o RESULTS_DIR or other --folds/--shard",
+                )
+            )
+    except BaseException:
+        for lock in held:
+            lock.release()
+        raise
+    return held
