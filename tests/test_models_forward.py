@@ -86,6 +86,8 @@ def _cases():
         cases.append(("dfr-net", {"fusion": fusion, "branches": branches, "stages": 1}))
     for stages, attention in itertools.product((1, 2, 3, 4), ("none", "sa", "ca", "all")):
         cases.append(("dfr-net", {"stages": stages, "attention": attention}))
+    for temporal, branches in itertools.product(("gate", "gate+skip"), ("TSD", "T+S", "T+D")):
+        cases.append(("dfr-net", {"temporal": temporal, "branches": branches, "stages": 1}))
     for backbone in ("alexnet", "vgg", "inception", "vit"):
         cases.append(("dfr-net", {"backbone": backbone}))
     cases.append(
@@ -258,3 +260,18 @@ def test_dfr_net_mul_fusion_is_elementwise_product():
     x = example_inputs(m.input_names, 8, batch=1)
     feats = [m.shallow[b](x[n]) for b, n in (("T", "flow"), ("S", "apex"), ("D", "diff"))]
     assert torch.allclose(m.fuse(x), feats[0] * feats[1] * feats[2])
+
+
+def test_dfr_net_temporal_skip_adds_the_flow_map_after_the_gate():
+    import torch
+
+    from mertool.models.registry import build_model
+
+    torch.manual_seed(0)
+    gate = build_model("dfr-net", 3, temporal="gate", stages=1).eval()
+    skip = build_model("dfr-net", 3, temporal="gate+skip", stages=1).eval()
+    skip.load_state_dict(gate.state_dict())  # the skip adds no parameters
+    x = {"flow": torch.randn(2, 3, 16, 16), "apex": torch.rand(2, 3, 16, 16), "diff": torch.rand(2, 3, 16, 16)}
+    with torch.no_grad():
+        ft = gate.shallow["T"](x["flow"])
+        assert torch.allclose(skip.fuse(x), gate.fuse(x) + ft)

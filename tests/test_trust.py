@@ -84,8 +84,9 @@ def test_selection_bias_hand_computed():
     assert selection_bias([], honest, 2) is None
 
 
-def test_selection_bias_recording_changes_nothing_honest(flow_file, tmp_path):
-    cfg = _cfg(augment="hflip", val_subjects=1)
+@pytest.mark.parametrize("arch", [TINY, "ststnet"])  # ststnet: dropout, so any stray draw would show
+def test_selection_bias_recording_changes_nothing_honest(flow_file, tmp_path, arch):
+    cfg = _cfg(arch=arch, augment="hflip", val_subjects=1)
     plain = run_evaluation(flow_file, cfg, tmp_path / "plain", workers=1, plots=False)
     rec = run_evaluation(flow_file, cfg, tmp_path / "rec", workers=1, plots=False, test_curve=True)
     for key in ("uf1", "uar", "accuracy", "auc"):

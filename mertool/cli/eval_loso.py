@@ -29,6 +29,7 @@ from mertool.cli.train import (
     P_RUN,
     P_TRAIN,
     PRESET,
+    RECALIBRATE_BN,
     SCHEDULE,
     SEED,
     STAGES,
@@ -110,6 +111,7 @@ def eval_loso(
     val_subjects: int | None = VAL_SUBJECTS,
     early_stop: int | None = EARLY_STOP,
     monitor: Monitor | None = MONITOR,
+    recalibrate_bn: bool | None = RECALIBRATE_BN,
     label_map: str | None = LABEL_MAP,
     norm: Norm | None = NORM,
     folds: str | None = typer.Option(
@@ -201,6 +203,7 @@ def eval_loso(
         val_subjects=val_subjects,
         early_stop=early_stop,
         monitor=monitor,
+        recalibrate_bn=recalibrate_bn,
         label_map=label_map,
         norm=norm,
     )

@@ -198,6 +198,13 @@ MONITOR = typer.Option(
     help="Validation score that picks the epoch (default val_loss).",
     rich_help_panel=P_TRAIN,
 )
+RECALIBRATE_BN = typer.Option(
+    None,
+    "--recalibrate-bn/--no-recalibrate-bn",
+    help="Recompute BatchNorm statistics with the kept weights over the training samples (default on; "
+    "docs/training.md says why).",
+    rich_help_panel=P_TRAIN,
+)
 LABEL_MAP = typer.Option(
     None,
     "--label-map",
@@ -341,6 +348,7 @@ def train(
     val_subjects: int | None = VAL_SUBJECTS,
     early_stop: int | None = EARLY_STOP,
     monitor: Monitor | None = MONITOR,
+    recalibrate_bn: bool | None = RECALIBRATE_BN,
     label_map: str | None = LABEL_MAP,
     norm: Norm | None = NORM,
     device: Device = DEVICE,
@@ -378,6 +386,7 @@ def train(
         val_subjects=val_subjects,
         early_stop=early_stop,
         monitor=monitor,
+        recalibrate_bn=recalibrate_bn,
         label_map=label_map,
         norm=norm,
     )

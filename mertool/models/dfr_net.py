@@ -11,14 +11,20 @@ Inputs: ``flow`` (B, 3, H, W) = u, v, optical strain onset -> apex (temporal, T)
            F_final = F_fused * A                          A (B, w, 1, 1): a weight per channel
    The paper ends eq. 10 with "ReLU activation functions"; we end it with a sigmoid, so A is a
    weight in (0, 1) as in its eq. 13 channel attention (a ReLU there can zero every channel and
-   stop all gradient). Branch subsets (``branches``, Table 3: "if a feature was excluded, the
+   stop all gradient). In eq. 10 the flow reaches the classifier only through the channel
+   weights A, pooled over the whole face: where the face moved is lost. On small held-out sets
+   that made the network learn the apex image's appearance instead of the motion (docs/training.md
+   measures it), so the default is ``temporal=gate+skip``: F_final = F_fused * A + F_t, the flow's
+   own map added after the gate. ``temporal=gate`` is eq. 10 as printed (the dfr-net-004 preset).
+   Branch subsets (``branches``, Table 3: "if a feature was excluded, the
    corresponding fusion step was omitted"): without S or D eq. 9 is skipped (F_fused is the one
    present); without T eq. 10 is skipped (F_final = F_fused); a single branch goes straight on.
    ``fusion=add|mul|cat`` (Table 4): the shallow maps, already of one size, are added,
    multiplied or concatenated (3w channels), with no eq. 9/10.
 3. **Post-fusion module** (``backbone``, Table 5; :mod:`.post_fusion`): default ``resnet``:
    ResNet-18 stages 1..``stages`` whose basic blocks carry channel then spatial attention
-   (eq. 12-14; ``attention`` none / sa / ca / all), global average pool, linear classifier.
+   (eq. 12-14; ``attention`` none / sa / ca / all), global average pool, dropout (default 0.5,
+   the preset's 0), linear classifier.
 
 Default input 56 x 56: at that size, with ``width=64``, the model reproduces Tables 7 and 9
 within 8 % in parameters and FLOPs; docs/models.md derives it. Any size works (all pooling is
@@ -41,6 +47,9 @@ from mertool.models.registry import Option, register_model
 #: branch letter -> registry input.
 BRANCH_INPUTS = {"T": "flow", "S": "apex", "D": "diff"}
 FUSIONS = ("attn", "add", "mul", "cat")
+#: How the flow enters eq. 10: ``gate`` (the paper: only as channel weights A) or ``gate+skip``
+#: (F_final = F_fused * A + F_t, so the flow's spatial map also reaches the ResNet).
+TEMPORAL = ("gate", "gate+skip")
 ATTENTIONS = {"none": None, "sa": "sa", "ca": "ca", "all": "ca+sa"}
 
 
@@ -102,11 +111,15 @@ class DFRNet(MERModel):
         backbone: str = "resnet",
         width: int = 64,
         reduction: int = 16,
-        dropout: float = 0.0,
+        dropout: float = 0.5,
+        temporal: str = "gate+skip",
     ):
         super().__init__()
         self.branches = parse_branches(branches)
         self.fusion = fusion
+        if temporal not in TEMPORAL:
+            raise MertoolError(f"dfr-net: temporal={temporal!r} is not one of {', '.join(TEMPORAL)}")
+        self.temporal_skip = temporal == "gate+skip"
         self.input_names = tuple(BRANCH_INPUTS[b] for b in self.branches)
         self.shallow = nn.ModuleDict({b: Shallow(3, width) for b in self.branches})
         self.sd_fusion = None
@@ -143,6 +156,8 @@ class DFRNet(MERModel):
             return feats["T"]
         if self.t_fusion is not None:
             fused = self.t_fusion(fused, feats["T"])
+            if self.temporal_skip:
+                fused = fused + feats["T"]
         return fused
 
     def forward(self, inputs: dict[str, torch.Tensor], labels: torch.Tensor | None = None) -> dict:
@@ -173,11 +188,19 @@ def _inputs(opts: dict) -> tuple[str, ...]:
         "backbone": Option("resnet", "module after the fusion (Table 5)", BACKBONES),
         "width": Option(64, "channels of the shallow branches and the fusion"),
         "reduction": Option(16, "channel-attention reduction ratio r"),
-        "dropout": Option(0.0, "dropout before the classifier"),
+        "dropout": Option(0.5, "dropout before the classifier (the paper's preset: 0)"),
+        "temporal": Option(
+            "gate+skip",
+            "gate: the flow only weights channels (eq. 10, the paper's preset); gate+skip: F_fused*A + F_t",
+            TEMPORAL,
+        ),
         "pretrained": Option(
             None, "'imagenet' (ResNet-18 weights into the post-fusion ResNet stages) or a state-dict file"
         ),
     },
+    # small MER sets (a LOSO fold of CASME II trains on ~240 clips, our synthetic tests on 18-84):
+    # weight decay and flips; the paper's recipe is the dfr-net-004 preset (docs/training.md)
+    train_defaults={"weight_decay": 1e-3, "augment": "hflip"},
 )
 def dfr_net(
     num_classes: int,
@@ -188,7 +211,8 @@ def dfr_net(
     backbone: str = "resnet",
     width: int = 64,
     reduction: int = 16,
-    dropout: float = 0.0,
+    dropout: float = 0.5,
+    temporal: str = "gate+skip",
     pretrained: str | None = None,
 ):
     from mertool.models.pretrained import apply_pretrained
@@ -203,6 +227,7 @@ def dfr_net(
         int(width),
         int(reduction),
         float(dropout),
+        temporal,
     )
     apply_pretrained(model, pretrained)
     return model

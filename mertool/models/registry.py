@@ -95,6 +95,10 @@ class ModelSpec:
     paper: str
     description: str
     options: dict[str, Option] = field(default_factory=dict)
+    #: training settings that suit this architecture when neither a preset nor a flag sets them
+    #: (keys of :data:`mertool.training.config.DEFAULTS`, e.g. ``{"augment": "hflip"}``); the
+    #: paper presets set their own values on top (docs/training.md, "Defaults per architecture")
+    train_defaults: dict[str, Any] = field(default_factory=dict)
 
     def resolve_options(self, overrides: dict[str, Any]) -> dict[str, Any]:
         unknown = set(overrides) - set(self.options)
@@ -129,11 +133,21 @@ def register_model(
     paper: str,
     description: str,
     options: dict[str, Option] | None = None,
+    train_defaults: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register ``builder(num_classes, **options) -> nn.Module`` under ``name``."""
 
     def deco(builder: Callable[..., Any]) -> Callable[..., Any]:
-        _MODELS[name] = ModelSpec(name, builder, inputs, input_size, paper, description, dict(options or {}))
+        _MODELS[name] = ModelSpec(
+            name,
+            builder,
+            inputs,
+            input_size,
+            paper,
+            description,
+            dict(options or {}),
+            dict(train_defaults or {}),
+        )
         return builder
 
     return deco

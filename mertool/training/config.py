@@ -1,4 +1,5 @@
-"""One resolved training configuration: built-in defaults, then a preset, then explicit flags.
+"""One resolved training configuration: built-in defaults, the architecture's training defaults
+(:attr:`mertool.models.registry.ModelSpec.train_defaults`), then a preset, then explicit flags.
 
 :class:`RunConfig` is what ``mertool train`` and ``mertool eval-loso`` run and what model files and
 ``summary.json`` record. :func:`resolve_config` layers the three sources; a flag the user gave
@@ -33,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "gamma": 0.1,
     "early_stop": 0,
     "monitor": "val_loss",
+    "recalibrate_bn": True,
     "augment": "none",
     "val_subjects": 0,
     "input_size": None,
@@ -80,12 +82,23 @@ _FIT_KEYS = {f.name for f in fields(FitConfig)}
 
 
 def resolve_config(preset: str | None, flags: dict[str, Any], seed: int = 0) -> RunConfig:
-    """Defaults <- preset <- flags (``None`` in ``flags`` means "not given")."""
+    """Defaults <- the architecture's own training defaults <- preset <- flags (``None`` in
+    ``flags`` means "not given")."""
     from mertool.training.presets import get_preset
 
     values = dict(DEFAULTS)
     values["options"] = {}
     values["loss_options"] = {}
+    arch = flags.get("arch")
+    if not arch and preset:
+        arch = get_preset(preset).values.get("arch")
+    if arch:
+        from mertool.models.registry import model_spec
+
+        for k, v in model_spec(arch).train_defaults.items():
+            if k not in values:
+                raise KeyError(k)
+            values[k] = v
     if preset:
         p = get_preset(preset)
         for k, v in p.settings().items():

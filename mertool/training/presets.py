@@ -51,10 +51,11 @@ _add(
         description="DFR-Net (T+S+D, attention fusion, ResNet with CA+SA, 3 stages) on the MEGC2019 composite",
         values={
             "arch": "dfr-net",
-            "options": {},
+            "options": {"temporal": "gate", "dropout": 0.0},
             "loss": "ce",
             "optimizer": "adam",
             "lr": 1e-5,
+            "weight_decay": 0.0,
             "epochs": 100,
             "batch_size": 32,
             "schedule": "none",
@@ -67,7 +68,9 @@ _add(
             "protocol": "composite",
         },
         sources={
-            "arch": "004 section 3 (model defaults = the paper's best row: T+S+D, 3 stages, CA+SA)",
+            "arch": "004 section 3 (the paper's best row: T+S+D, 3 stages, CA+SA)",
+            "options": "004 eq. 10: the flow only weights channels (temporal=gate); 004 names no dropout",
+            "weight_decay": "004 section 4.2 names none",
             "loss": "004 section 4.2: cross-entropy",
             "optimizer": "004 section 4.2: Adam",
             "lr": "004 section 4.2: learning rate 0.00001",
