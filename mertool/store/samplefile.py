@@ -407,20 +407,25 @@ class SampleRecord:
 # reading
 
 
-def check_file(path: Path) -> None:
-    """Raise a clear StoreError when ``path`` is not a readable mertool sample file."""
+def check_file(path: Path, name: str | None = None) -> None:
+    """Raise a clear StoreError when ``path`` is not a readable mertool sample file; messages
+    say ``name`` (``<stdin>`` for a spooled pipe, whose temporary file means nothing to a user)."""
+    name = name or str(path)
     if not path.exists():
-        raise StoreError(f"{path}: no such file")
+        raise StoreError(f"{name}: no such file")
     if path.is_dir():
         raise StoreError(
-            f"{path} is a folder, not an HDF5 sample file", hint="give a .h5 file written by mertool"
+            f"{name} is a folder, not an HDF5 sample file", hint="give a .h5 file written by mertool"
         )
     if path.stat().st_size == 0:
         raise StoreError(
-            f"{path} is empty", hint="the stage that should have written it failed; run it again"
+            f"{name} is empty", hint="the stage that should have written it failed; run it again"
         )
     if not h5py.is_hdf5(str(path)):
-        raise StoreError(f"{path} is not an HDF5 file", hint="give a .h5 file written by a mertool stage")
+        hint = "give a .h5 file written by a mertool stage"
+        if name == "<stdin>":
+            hint = "pipe the output of a mertool stage into this one (or give an input FILE)"
+        raise StoreError(f"{name} is not an HDF5 file", hint=hint)
 
 
 class SampleFile:
@@ -439,7 +444,7 @@ class SampleFile:
         self.path = Path(path)
         self.name = display_name or str(path)
         self.root_maps = P.active_root_maps() if data_roots is None else tuple(data_roots)
-        check_file(self.path)
+        check_file(self.path, self.name)
         try:
             self._h5 = h5py.File(self.path, "r")
         except OSError as exc:
