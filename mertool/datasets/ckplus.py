@@ -26,6 +26,7 @@ stated by the distribution [unverified].
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -81,6 +82,8 @@ def parse_facs(path: Path) -> list[tuple[int, int]]:
         if len(tokens) != 2:
             raise ValueError(f"line {line.strip()!r} is not 'AU intensity'")
         au, intensity = float(tokens[0]), float(tokens[1])
+        if not (math.isfinite(au) and math.isfinite(intensity)):  # "inf", "1e400", "nan" (fuzzing)
+            raise ValueError(f"line {line.strip()!r} holds a number that is not finite")
         pairs.append((int(au), int(intensity)))
     return pairs
 
