@@ -19,6 +19,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -331,3 +332,39 @@ def test_truncated_and_garbled_files(data, cut):
             raw = raw[: cut % max(1, len(raw))]
         path.write_bytes(bytes(raw))
         read_everything(path)
+
+
+@pytest.mark.parametrize(
+    "kind, expect",
+    [
+        ("random", "error: <stdin> is not an HDF5 file"),
+        ("text", "error: <stdin> is not an HDF5 file"),
+        ("empty", "error: stdin was empty: the stage before this one in the pipe wrote nothing"),
+        ("cut", "error: <stdin>: cannot open HDF5 file ("),
+        ("foreign", "error: <stdin> is an HDF5 file but not a mertool sample file (format attribute: None)"),
+    ],
+)
+def test_garbage_on_stdin_is_one_clear_error(kind, expect, tmp_path, cli):
+    """What a broken pipe feeds a stage (a stage that printed text, died half-way, or another
+    program's HDF5): exit code 2 and one message naming <stdin>, never the temporary spool file."""
+    from mertool.store import SampleWriter
+
+    real = tmp_path / "real.h5"
+    with SampleWriter(real, S.STAGE_FACES) as w:
+        for i in range(5):
+            w.write(f"d/s/c{i}", arrays={S.D_FRAME_NUMBERS: np.arange(50, dtype=np.int32)})
+    if kind == "foreign":
+        with h5py.File(tmp_path / "f.h5", "w") as h5:
+            h5["x"] = 1
+    data = {
+        "random": np.random.default_rng(0).bytes(3000),
+        "text": b"detect-faces: 0 sample(s) done\n",
+        "empty": b"",
+        "cut": real.read_bytes()[:2000],
+        "foreign": (tmp_path / "f.h5").read_bytes() if kind == "foreign" else b"",
+    }[kind]
+    r = cli("spot-apex", "-o", tmp_path / "out.h5", input=data)
+    assert r.exit_code == 2
+    assert expect in r.output
+    assert "mertool-stdin-" not in r.output
+    assert not (tmp_path / "out.h5").exists()
