@@ -138,6 +138,7 @@ def chained(
                 yield sf
                 return
             current = sf.path
+        ran: list[str] = []
         for name in chain:
             if name in done:
                 continue
@@ -146,4 +147,7 @@ def chained(
             out = tmpdir / f"{name}.h5"
             stage(name).run(current, out, **{**stage(name).chain_options, **extra})
             current = out
-        yield stack.enter_context(SampleFile(current))
+            ran.append(name)
+        # messages name what the user gave, not the temporary file that is gone afterwards
+        shown = f"{'<stdin>' if is_stdio(arg) else arg} after {' and '.join(ran)}" if ran else None
+        yield stack.enter_context(SampleFile(current, display_name=shown))

@@ -368,3 +368,84 @@ def test_garbage_on_stdin_is_one_clear_error(kind, expect, tmp_path, cli):
     assert expect in r.output
     assert "mertool-stdin-" not in r.output
     assert not (tmp_path / "out.h5").exists()
+
+
+def _damaged(path: Path, damage) -> Path:
+    from mertool.store import SampleWriter
+
+    with SampleWriter(path, S.STAGE_FACES) as w:
+        w.write(
+            "d/s/c1",
+            arrays={
+                S.D_FRAME_NUMBERS: np.arange(3, dtype=np.int32),
+                S.D_FRAMES: np.zeros((3, 8, 8), np.uint8),
+            },
+            attrs={S.A_ONSET: 0, S.A_APEX: 1},
+        )
+    with h5py.File(path, "a") as h5:
+        damage(h5, h5["samples/d/s/c1"])
+    return path
+
+
+def _replace(group, name, value):
+    del group[name]
+    group[name] = value
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (
+            lambda h5, g: g.attrs.__setitem__("labels_json", "{not json"),
+            "bad.h5: sample d/s/c1: attribute 'labels_json' is not valid JSON (Expecting property name",
+        ),
+        (
+            lambda h5, g: g.attrs.__setitem__("apex", "x"),
+            "bad.h5: sample d/s/c1: attribute 'apex' is 'x'; expected an integer frame number",
+        ),
+        (
+            lambda h5, g: g.attrs.__setitem__("id", "d/s/other"),
+            "bad.h5: group /samples/d/s/c1 holds a sample whose id attribute is 'd/s/other' "
+            "(a sample's id is its place: 'd/s/c1')",
+        ),
+        (
+            lambda h5, g: _replace(g, "frame_numbers", np.arange(4)),
+            "bad.h5: sample d/s/c1: the frame count is not the same in every array (frames 3, "
+            "frame_numbers 4); each array holds one entry per frame",
+        ),
+        (
+            lambda h5, g: _replace(g, "frames", np.zeros((3, 8, 8), np.float32)),
+            "bad.h5: sample d/s/c1: array 'frames' is float32 (3, 8, 8); expected 3 or 4 dimensions "
+            "of unsigned integers (uint8 pixels)",
+        ),
+        (
+            lambda h5, g: h5.attrs.__setitem__("history_json", "5"),
+            "bad.h5: root attribute 'history_json' is 5, not a list of earlier stages",
+        ),
+    ],
+    ids=["json", "attribute", "id", "frame-count", "dtype", "history"],
+)
+def test_damaged_sample_files_exact_messages(tmp_path, monkeypatch, cli, damage, message):
+    monkeypatch.chdir(tmp_path)
+    _damaged(tmp_path / "bad.h5", damage)
+    r = cli("spot-apex", "bad.h5", "-o", "out.h5")
+    assert r.exit_code == 2
+    assert f"error: {message}" in r.output
+    assert "what to do: the file was not written by mertool, or was edited by hand: re-create it" in r.output
+
+
+def test_a_sample_without_an_array_fails_alone(tmp_path, monkeypatch, cli):
+    """crop-rois on a sample lacking its frame numbers: that sample is marked failed with the
+    reason (naming the file), the stage goes on and exits 0."""
+    monkeypatch.chdir(tmp_path)
+    _damaged(tmp_path / "bad.h5", lambda h5, g: g.__delitem__("frame_numbers"))
+    r = cli("crop-rois", "bad.h5", "-o", "out.h5", "--from", "frames")
+    assert r.exit_code == 0, r.output
+    # (crop-rois ran spot-apex first: the reason names the file given, not the temporary one)
+    reason = "no array 'frame_numbers' in bad.h5 after spot-apex (it has: frames)"
+    assert f"✗ d/s/c1: {reason}" in r.output
+    from mertool.store import SampleFile
+
+    with SampleFile(tmp_path / "out.h5") as sf:
+        rec = sf.record("d/s/c1")
+        assert not rec.ok and rec.get(S.A_ERROR) == reason

@@ -105,6 +105,16 @@ def _attr_problem(kind: str, value: Any) -> str | None:
     return None
 
 
+_KIND_WORDS = {
+    "u": "unsigned integers (uint8 pixels)",
+    "f": "floats",
+    "iu": "integers",
+    "fiu": "numbers",
+    "biu": "booleans",
+    "OSU": "text",
+}
+
+
 def _array_problem(name: str, ds: h5py.Dataset) -> str | None:
     """Why dataset ``name`` cannot be what the schema says it is, or None (shape and dtype only:
     nothing is read)."""
@@ -123,7 +133,8 @@ def _array_problem(name: str, ds: h5py.Dataset) -> str | None:
         return None
     ndims, kinds, _ = rule
     if shape is None or len(shape) not in ndims or kind not in kinds:
-        return f"expected {'/'.join(str(n) for n in ndims)} dimension(s) of kind {kinds!r}"
+        what = _KIND_WORDS.get(kinds, kinds)
+        return f"expected {' or '.join(str(n) for n in ndims)} dimensions of {what}"
     if name in (S.D_FRAMES, S.D_ONSET_IMAGE, S.D_APEX_IMAGE, S.D_DIFF, S.D_STRAIN, S.D_FLOW) and not all(
         shape
     ):
