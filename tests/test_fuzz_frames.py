@@ -144,3 +144,31 @@ def test_a_damaged_frame_fails_its_clip_in_the_face_stage(synth_casme2, tmp_path
         assert len(failed) == 1 and len(sf) == len(synth_casme2.ids)
     (reason,) = failed.values()
     assert str(victim) in reason or victim.name in reason, reason
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        (None, "frame file missing: {}"),
+        (b"", "frame file is empty: {}"),
+        ("half", "truncated JPEG (no end-of-image marker): {}"),
+        (
+            b"\xff\xd8" + bytes(range(256)) * 4 + b"\xff\xd9",
+            "cannot decode image (corrupt or not an image): {}",
+        ),
+    ],
+    ids=["missing", "empty", "truncated", "corrupt"],
+)
+def test_frame_reasons_exactly(tmp_path, content, reason):
+    """The reasons docs/errors.md quotes, as a failed sample stores them."""
+    from mertool.face.sources import read_frame
+
+    path = tmp_path / "img46.jpg"
+    if content == "half":
+        data = GOOD[(".jpg", False)]
+        path.write_bytes(data[: len(data) // 2])
+    elif content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SampleError) as err:
+        read_frame(path, "casme2/sub01/EP02_01f")
+    assert err.value.reason == reason.format(path)
