@@ -601,8 +601,7 @@ def run_evaluation(
 ) -> RunOutcome:
     """Load the data, run the selected folds, and write the pooled report (also after Ctrl-C)."""
     from mertool.console import info
-    from mertool.evaluation.report import write_report
-    from mertool.store.provenance import command_line, sha256_file
+    from mertool.store.provenance import sha256_file
     from mertool.training.data import load_table
     from mertool.training.trainer import input_size, model_inputs, three_frames
 
@@ -640,7 +639,22 @@ def run_evaluation(
     path = source.path if isinstance(source, SampleFile) else Path(source)
     name = source.name if isinstance(source, SampleFile) else str(source)
     src = {"path": name, "sha256": sha256_file(path) if path.is_file() else None}
-    locks = [] if report_only else lock_folds(plan)  # noqa: F841 - held until this run returns
+    locks = [] if report_only else lock_folds(plan)
+    try:
+        return _run_locked(plan, cfg, out_dir, src, command, device, workers, threads, save_models,
+                           report_only, plots, test_curve)  # fmt: skip
+    finally:
+        for lock in locks:  # released here, not by garbage collection: a Ctrl-C's traceback
+            lock.release()  # keeps this frame (and any lock it held) alive
+
+
+def _run_locked(plan, cfg, out_dir, src, command, device, workers, threads, save_models, report_only, plots,
+                test_curve) -> RunOutcome:  # fmt: skip
+    """The body of :func:`run_evaluation` once its folds are locked."""
+    from mertool.console import info
+    from mertool.evaluation.report import write_report
+    from mertool.store.provenance import command_line
+
     write_config(plan, src, command or command_line())
     devices = resolve_device(device)
     n_workers, n_threads = plan_parallelism(len(plan.folds), devices, workers, threads, len(plan.todo))
