@@ -22,6 +22,7 @@ import os
 import socket
 import sys
 import time
+import weakref
 from pathlib import Path
 
 from mertool.errors import StoreError
@@ -76,12 +77,17 @@ def cannot_write_error(folder: Path, exc: OSError, what: str) -> StoreError:
     )
 
 
+#: Locks this process holds, by absolute path (see :func:`acquire`: a lock is per process).
+_HELD: weakref.WeakValueDictionary[str, OutputLock] = weakref.WeakValueDictionary()
+
+
 class OutputLock:
     """A held lock; :meth:`release` (or leaving the ``with`` block) lets the next run in."""
 
     def __init__(self, path: Path, fd: int | None):
         self.path = path
         self._fd = fd
+        _HELD[os.path.abspath(path)] = self
 
     @property
     def held(self) -> bool:
@@ -90,6 +96,8 @@ class OutputLock:
     def release(self) -> None:
         if self._fd is None and fcntl is not None:
             return
+        if _HELD.get(os.path.abspath(self.path)) is self:
+            del _HELD[os.path.abspath(self.path)]
         try:
             self.path.unlink(missing_ok=True)  # while still holding it: nobody locks a dead file
         except OSError:
@@ -116,8 +124,17 @@ class OutputLock:
 
 def acquire(path: Path, what: str, hint: str) -> OutputLock:
     """Lock ``path`` (created if need be) for this process, or raise a :class:`StoreError`
-    saying ``what`` is being written by which other run; ``hint`` says what to do."""
+    saying ``what`` is being written by which other run; ``hint`` says what to do.
+
+    The lock belongs to the process: a second :func:`acquire` of a path this process already
+    holds takes the lock over (the earlier :class:`OutputLock` lets go of nothing). That is the
+    case of a run interrupted in-process whose traceback still holds its locks, followed by a
+    resumed run (a Python session, a test); two processes never share a lock."""
     path = Path(path)
+    previous = _HELD.get(os.path.abspath(path))
+    if previous is not None and previous._fd is not None:
+        fd, previous._fd = previous._fd, None
+        return OutputLock(path, fd)
     for _ in range(20):  # the holder may remove the file between our open and our lock: retry
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | (0 if fcntl else os.O_EXCL), 0o644)
