@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 
@@ -95,7 +95,14 @@ def _check(decode, path: Path, gray: bool) -> str:
     return "image"
 
 
+#: Found by make fuzz-long: a BMP header claiming a height beyond OpenCV's limit makes
+#: cv2.imdecode raise cv2.error instead of returning None.
+HUGE_BMP = bytearray(GOOD[(".bmp", False)])
+HUGE_BMP[22:26] = (0x01010000).to_bytes(4, "little")
+
+
 @given(case=damaged_bytes(), gray=st.booleans())
+@example(case=(".bmp", bytes(HUGE_BMP)), gray=False)
 def test_decoders_return_an_image_or_a_sample_error(case, gray):
     from mertool.datasets.frames import read_image
     from mertool.face.sources import read_frame

@@ -189,7 +189,10 @@ def read_image(path: str | Path, sample_id: str = "?", gray: bool = False) -> np
         # OpenCV decodes a JPEG cut short without a word, filling the rest with gray
         raise SampleError(sample_id, f"truncated JPEG (no end-of-image marker): {path}")
     flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
-    img = cv2.imdecode(data, flag) if data.size else None
+    try:
+        img = cv2.imdecode(data, flag) if data.size else None
+    except cv2.error:  # a header claiming an impossible size (found by fuzzing BMP bytes)
+        img = None
     if img is None:
         raise SampleError(sample_id, f"cannot decode image (corrupt or truncated): {path}")
     if not gray:

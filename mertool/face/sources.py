@@ -60,7 +60,10 @@ def read_frame(path: str | Path, sample_id: str = "?", gray: bool = False) -> np
         raise SampleError(sample_id, f"frame file is empty: {path}")
     if path.suffix.lower() in _JPEG and _JPEG_EOI not in data[-4096:].tobytes():
         raise SampleError(sample_id, f"truncated JPEG (no end-of-image marker): {path}")
-    img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
+    try:
+        img = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR)
+    except cv2.error:  # a header claiming an impossible size (found by fuzzing BMP bytes)
+        img = None
     if img is None:
         raise SampleError(sample_id, f"cannot decode image (corrupt or not an image): {path}")
     return img
