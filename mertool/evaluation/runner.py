@@ -389,12 +389,14 @@ def plan_parallelism(
     """(worker processes, intra-op threads per worker) for a protocol of ``n_folds`` folds of
     which ``n_todo`` (default all) run now.
 
-    CPU default: one single-threaded process per core (folds in parallel), measured faster than
-    one process using every core for intra-op threads (docs/training.md). The thread count
-    depends on the protocol, not on how many folds are left, so a resumed or sharded run computes
-    each fold with the same number of threads, hence the same floating-point sums and the same
-    numbers, as a full run. ``--workers N`` alone gives each worker cores/N threads. GPU default:
-    one worker per GPU.
+    CPU default: one process per core (at most one per fold), each with **one** intra-op thread,
+    whatever the core count and ``--workers``: torch sums in another order with another thread
+    count, and on small MER sets that changes predictions (docs/errors.md measured 3 of 6 demo
+    folds changing between 1 and 2 threads). With one thread per fold the numbers depend only on
+    the data, the configuration and the seed, so ``-j 1``, ``-j 2``, a resumed or sharded run
+    and another machine of the same kind give the same summary.json. ``--threads N`` asks for N
+    (and the numbers of N threads). One process per core was also measured faster than intra-op
+    threads (docs/training.md). GPU default: one worker per GPU, cores shared among them.
     """
     cores = max(1, os.cpu_count() or 1)
     n_todo = n_folds if n_todo is None else n_todo
@@ -402,8 +404,7 @@ def plan_parallelism(
         w = workers or len(devices)
         return max(1, min(w, max(1, n_todo))), threads or max(1, cores // max(1, w))
     planned = workers or min(cores, max(1, n_folds))
-    t = threads or max(1, cores // planned)
-    return max(1, min(planned, max(1, n_todo))), t
+    return max(1, min(planned, max(1, n_todo))), threads or 1
 
 
 class _Progress:
