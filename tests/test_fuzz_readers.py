@@ -387,6 +387,20 @@ def test_reader_survives_damaged_copies(base_trees, name, data):
     _fuzz_one(data, base_trees[name], name, SPECS[name][1])
 
 
+def test_rafdb_label_written_with_a_superscript_digit(base_trees, tmp_path):
+    """Found by make fuzz-long: '²'.isdigit() is True, int('²') a ValueError traceback."""
+    from mertool.datasets import open_dataset
+
+    root = tmp_path / "basic"
+    shutil.copytree(base_trees["rafdb"], root)
+    label = root / "EmoLabel" / "list_patition_label.txt"
+    label.write_text(
+        label.read_text().replace("train_00001.jpg 1", "train_00001.jpg \u00b2"), encoding="utf-8"
+    )
+    read = open_dataset(root, "rafdb")
+    assert any("train_00001.jpg" in q.message or "'train_00001.jpg" in str(q) for q in read.quirks)
+
+
 @given(data=st.data())
 def test_megc2019_composite_survives_a_damaged_list(base_trees, data):
     _fuzz_one(

@@ -261,5 +261,5 @@ def _check_video_dir(video_dir: Path, subject: str, q) -> None:
     """Quirk when a folder's number prefix disagrees with its subject (``s19/23_0502funnyerrors``)."""
     prefix = video_dir.name.split("_", 1)[0]
     digits = re.sub(r"\D", "", subject)
-    if prefix.isdigit() and digits and int(prefix) != int(digits):
+    if prefix.isascii() and prefix.isdigit() and digits and int(prefix) != int(digits):
         q(video_dir, f"folder prefix {prefix} does not match its subject folder {subject}: read as {subject}")

@@ -111,7 +111,8 @@ def _read(root: Path, variant: str, reader_name: str) -> DatasetRead:
         tokens = line.split()
         if not tokens:
             continue
-        if len(tokens) != 2 or not tokens[1].isdigit():
+        # isascii: '²'.isdigit() is True but int('²') fails (found by make fuzz-long)
+        if len(tokens) != 2 or not (tokens[1].isascii() and tokens[1].isdigit()):
             q(label_file, f"line {line.strip()!r} is not '<image> <label>': skipped", number)
             continue
         name, code = tokens[0], int(tokens[1])

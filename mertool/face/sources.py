@@ -143,7 +143,7 @@ def video_frame_label(video: str | Path, number: int) -> str:
 def parse_video_label(label: str) -> tuple[str, int] | None:
     """``VIDEO#N`` -> (VIDEO, N) when VIDEO is a video file name, else None."""
     head, sep, tail = label.rpartition("#")
-    if sep and tail.isdigit() and is_video(head):
+    if sep and tail.isascii() and tail.isdigit() and is_video(head):
         return head, int(tail)
     return None
 
