@@ -98,3 +98,9 @@ def test_fit_recalibrates_after_the_last_epoch(tmp_path):
     with torch.no_grad():
         h = trained.model.flow[0](x["flow"])
     assert torch.allclose(bn.running_mean, h.mean(dim=(0, 2, 3)), atol=1e-5)
+
+
+def test_a_preset_model_options_stay_with_its_own_architecture():
+    cfg = resolve_config("dfr-net-004", {"arch": "off-apexnet"})
+    assert cfg.arch == "off-apexnet" and cfg.options == {} and cfg.fit.lr == 1e-5
+    assert resolve_config("dfr-net-004", {"arch": "dfr-net"}).options == {"temporal": "gate", "dropout": 0.0}

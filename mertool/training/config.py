@@ -103,7 +103,10 @@ def resolve_config(preset: str | None, flags: dict[str, Any], seed: int = 0) -> 
         p = get_preset(preset)
         for k, v in p.settings().items():
             if k == "options":
-                values["options"] = dict(v)
+                # a preset's model options belong to its own architecture: with another --arch
+                # (a table row running the preset's recipe on a baseline) they do not apply
+                if arch == p.values.get("arch"):
+                    values["options"] = dict(v)
             else:
                 values[k] = v
     for k, v in flags.items():
