@@ -271,7 +271,11 @@ def test_dfr_net_temporal_skip_adds_the_flow_map_after_the_gate():
     gate = build_model("dfr-net", 3, temporal="gate", stages=1).eval()
     skip = build_model("dfr-net", 3, temporal="gate+skip", stages=1).eval()
     skip.load_state_dict(gate.state_dict())  # the skip adds no parameters
-    x = {"flow": torch.randn(2, 3, 16, 16), "apex": torch.rand(2, 3, 16, 16), "diff": torch.rand(2, 3, 16, 16)}
+    x = {
+        "flow": torch.randn(2, 3, 16, 16),
+        "apex": torch.rand(2, 3, 16, 16),
+        "diff": torch.rand(2, 3, 16, 16),
+    }
     with torch.no_grad():
         ft = gate.shallow["T"](x["flow"])
         assert torch.allclose(skip.fuse(x), gate.fuse(x) + ft)
