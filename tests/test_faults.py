@@ -510,12 +510,6 @@ def test_eval_loso_into_a_read_only_folder_is_a_clear_error(eval_run, readonly, 
     assert sorted(p.name for p in folder.iterdir()) == ["old.txt"]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="eval-loso: an OSError while writing a fold file (ENOSPC) escapes as a traceback; "
-    "runner.write_json_atomic should turn it into a MertoolError (store.locks.cannot_write_error) "
-    "- reported to the lead engineer, who owns mertool/evaluation",
-)
 def test_eval_loso_full_disk_is_a_clear_error(eval_run, tmp_path, monkeypatch):
     import mertool.evaluation.runner as runner
     from mertool.cli.app import main

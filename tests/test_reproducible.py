@@ -7,11 +7,10 @@ everywhere and once with ``--workers 2``, each stage in its own process, and the
 agree exactly: every sample of the flow file (arrays and attributes), every fold's predictions
 and probabilities, and summary.json without its timestamps, commands and durations.
 
-What is known to differ (docs/errors.md, "Reproducibility"): eval-loso gives each fold process
-``cores // workers`` intra-op torch threads unless ``--threads`` is given, so on a machine with
-2 or more cores ``-j 1`` trains with more threads than ``-j 2``, and float sums taken in another
-order change the trained weights from the first epoch on. With ``--threads`` fixed the worker
-count changes nothing; that is pinned below.
+What would differ (docs/errors.md, "Reproducibility"): the intra-op thread count, since float
+sums taken in another order change the trained weights from the first epoch on. eval-loso gives
+every fold process one thread unless ``--threads`` asks for more, so the worker count changes
+nothing; both the default and an explicit ``--threads 1`` are pinned below.
 """
 
 from __future__ import annotations
@@ -111,13 +110,6 @@ def test_the_stage_chain_does_not_depend_on_the_worker_count(runs):
     assert_same_flow_files(flows[1], flows[2])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="eval-loso's default intra-op thread count is cores // workers "
-    "(evaluation/runner.py plan_parallelism): -j 1 trains with 2 threads on 2 cores, -j 2 with 1, "
-    "and sums taken in another order change the trained weights and the probabilities; "
-    "passes on a 1-core machine, or once the thread count stops depending on --workers",
-)
 def test_the_demo_chain_twice_with_different_worker_counts(runs):
     d, flows = runs
     eval_loso(flows[1], d / "eval-j1", "-j", "1")

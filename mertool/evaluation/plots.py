@@ -17,6 +17,16 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path) -> None:
+    """savefig to a temporary name, then rename: a killed run never leaves half a PNG."""
+    import os
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    fig.savefig(tmp)
+    os.replace(tmp, path)
+
+
 def confusion_png(cm: np.ndarray, classes: list[str], title: str, path: Path) -> Path:
     """Row-normalised confusion matrix with the counts written in each cell."""
     plt = _plt()
@@ -40,7 +50,7 @@ def confusion_png(cm: np.ndarray, classes: list[str], title: str, path: Path) ->
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="fraction of true class")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
     return path
 
@@ -93,6 +103,6 @@ def curves_png(
         ax.set_xlabel("epoch")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    _save(fig, path)
     plt.close(fig)
     return path

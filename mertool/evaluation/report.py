@@ -26,6 +26,7 @@ from mertool.evaluation.runner import (
     TEST_CURVE,
     read_json,
     write_json_atomic,
+    write_text_atomic,
 )
 
 
@@ -206,7 +207,7 @@ def write_report(out_dir: Path, plots: bool = True) -> dict[str, Any]:
         figures["curves"] = curves_png(histories, out_dir / "curves.png", best).name
     summary["figures"] = figures
     write_json_atomic(out_dir / "summary.json", summary)
-    (out_dir / "report.md").write_text(markdown(summary), encoding="utf-8")
+    write_text_atomic(out_dir / "report.md", markdown(summary))
     return summary
 
 

@@ -69,6 +69,13 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """``path.write_text(text)`` through a temporary file and a rename (never half a file)."""
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def _json_default(o: Any) -> Any:
     if isinstance(o, np.generic):
         return o.item()
@@ -230,6 +237,16 @@ def run_fold(
     return summary
 
 
+def _cannot_write(out_dir: Path, fold: Fold, exc: OSError):
+    """The clear error for a fold whose files the results directory cannot take (full disk,
+    read-only): the run stops, finished folds stay for ``--resume``."""
+    from mertool.store.locks import cannot_write_error
+
+    err = cannot_write_error(fold_dir(out_dir, fold), exc, f"fold {fold.name}")
+    err.hint = "free space or write elsewhere (-o OTHER/DIR); finished folds are kept: re-run with --resume"
+    return err
+
+
 def _in_order(rows: list[int], values: list[int], order: np.ndarray) -> list[int]:
     """``values`` given for table ``rows``, re-listed in the order of ``order``."""
     by_row = dict(zip(rows, values))
@@ -282,6 +299,9 @@ def _worker_main(
             return
         try:
             run_fold(table, groups, fold, cfg, out_dir, device, save_model, emit, test_curve)
+        except OSError as exc:  # the results directory cannot take the fold's files: stop the run
+            err = _cannot_write(out_dir, fold, exc)
+            events.put(("fatal", fold.name, err.message, err.hint))
         except MertoolError as exc:
             events.put(("fold_failed", fold.name, exc.message))
         except Exception:  # noqa: BLE001 - reported to the parent with the traceback, never swallowed
@@ -501,6 +521,8 @@ def execute(
                             view,
                             test_curve,
                         )
+                    except OSError as exc:
+                        raise _cannot_write(plan.out_dir, fold, exc) from exc
                     except MertoolError as exc:
                         view("fold_failed", fold.name, exc.message)
             finally:
@@ -560,6 +582,10 @@ def _execute_processes(plan, devices, n_workers, n_threads, save_models, view, t
                 continue
             if ev[0] == "worker_exit":
                 alive -= 1
+            elif ev[0] == "fatal":
+                from mertool.errors import StoreError
+
+                raise StoreError(ev[2], hint=ev[3])
             else:
                 view(*ev)
     finally:

@@ -79,11 +79,11 @@ def markdown(agg: dict[str, Any]) -> str:
 
 
 def write_seed_report(out_dir: Path, summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    from mertool.evaluation.runner import write_json_atomic
+    from mertool.evaluation.runner import write_json_atomic, write_text_atomic
 
     agg = aggregate_seeds(summaries)
     write_json_atomic(Path(out_dir) / SEEDS_JSON, agg)
-    (Path(out_dir) / "seeds.md").write_text(markdown(agg), encoding="utf-8")
+    write_text_atomic(Path(out_dir) / "seeds.md", markdown(agg))
     return agg
 
 
