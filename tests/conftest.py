@@ -9,6 +9,36 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _fuzz_profiles() -> None:
+    """The hypothesis budget of the fuzz tests, one place for all of them (profiles are global):
+    ``ci`` (default) is small, derandomised and never shrinks (a failing example is printed as
+    found); ``HYPOTHESIS_PROFILE=long`` (``make fuzz-long``) runs hundreds of examples, shrinks
+    failures and keeps them in .cache/hypothesis."""
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    settings.register_profile(
+        "ci",
+        max_examples=25,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate],
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    settings.register_profile(
+        "long",
+        max_examples=400,
+        deadline=None,
+        database=DirectoryBasedExampleDatabase(str(Path(__file__).parents[1] / ".cache" / "hypothesis")),
+        suppress_health_check=[HealthCheck.too_slow],
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+_fuzz_profiles()
 os.environ.setdefault("YOLO_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]

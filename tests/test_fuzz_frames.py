@@ -10,36 +10,18 @@ the reason, the others go on. Profiles as in tests/test_fuzz_readers.py.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
 
 from mertool.errors import SampleError
 
-settings.register_profile(
-    "ci",
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long",
-    max_examples=2000,
-    deadline=None,
-    database=DirectoryBasedExampleDatabase(str(Path(__file__).parents[1] / ".cache" / "hypothesis")),
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# the fuzz budget (profiles ci / long) is set once for every fuzz module in tests/conftest.py
 
 SUFFIXES = (".jpg", ".bmp", ".png")
 

@@ -32,31 +32,12 @@ from fixtures.more_trees import (
     build_rafdb,
 )
 from fixtures.wider_tree import build_widerface
-from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import example, given
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
 
 from mertool.errors import MertoolError
 
-settings.register_profile(
-    "ci",
-    max_examples=20,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    # no shrinking in CI: one example of these takes ~0.1 s, and shrinking a failure can take
-    # minutes; the failing example is printed as found (make fuzz-long shrinks)
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long",
-    max_examples=400,
-    deadline=None,
-    database=DirectoryBasedExampleDatabase(str(Path(__file__).parents[1] / ".cache" / "hypothesis")),
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# the fuzz budget (profiles ci / long) is set once for every fuzz module in tests/conftest.py
 
 # ------------------------------------------------------------------------------------------------
 # the trees: builder, and the annotation files each reader parses (path under the root, kind)

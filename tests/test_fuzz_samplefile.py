@@ -13,38 +13,20 @@ exception. Profiles as in tests/test_fuzz_readers.py (``HYPOTHESIS_PROFILE=long`
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
-from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.extra import numpy as hnp
 
 from mertool.errors import MertoolError
 from mertool.store import schema as S
 
-settings.register_profile(
-    "ci",
-    max_examples=25,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.reuse, Phase.generate],
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.register_profile(
-    "long",
-    max_examples=400,
-    deadline=None,
-    database=DirectoryBasedExampleDatabase(str(Path(__file__).parents[1] / ".cache" / "hypothesis")),
-    suppress_health_check=[HealthCheck.too_slow],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+# the fuzz budget (profiles ci / long) is set once for every fuzz module in tests/conftest.py
 
 # ------------------------------------------------------------------------------------------------
 # strategies
