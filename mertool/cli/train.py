@@ -226,7 +226,11 @@ SEED = typer.Option(
     rich_help_panel=P_RUN,
 )
 THREADS = typer.Option(
-    0, "--threads", min=0, help="Intra-op threads per process (0: share the cores).", rich_help_panel=P_RUN
+    0,
+    "--threads",
+    min=0,
+    help="Intra-op threads per process (0: one per fold process on CPU, so -j never changes the numbers).",
+    rich_help_panel=P_RUN,
 )
 DATASET = typer.Option(
     None,
