@@ -229,7 +229,8 @@ THREADS = typer.Option(
     0,
     "--threads",
     min=0,
-    help="Intra-op threads per process (0: one per fold process on CPU, so -j never changes the numbers).",
+    help="Intra-op threads (0: train uses torch's default; eval-loso one per fold process on CPU, so -j "
+    "never changes the numbers).",
     rich_help_panel=P_RUN,
 )
 DATASET = typer.Option(
