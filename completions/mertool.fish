@@ -296,7 +296,7 @@ complete -c mertool -n '__mertool_at \'mertool train\'' -l label-map -x -a 'nati
 complete -c mertool -n '__mertool_at \'mertool train\'' -l norm -x -a 'dataset global none' -d 'Input normalisation from the training samples: per dataset (default), global,...'
 complete -c mertool -n '__mertool_at \'mertool train\'' -l device -x -a 'auto cpu cuda' -d 'auto: CUDA if present, else CPU.'
 complete -c mertool -n '__mertool_at \'mertool train\'' -l seed -x -d 'Random seed (recorded; same seed, same numbers on the same machine).'
-complete -c mertool -n '__mertool_at \'mertool train\'' -l threads -x -d 'Intra-op threads per process (0: share the cores).'
+complete -c mertool -n '__mertool_at \'mertool train\'' -l threads -x -d 'Intra-op threads (0: train uses torch\'s default; eval-loso one per fold proce...'
 complete -c mertool -n '__mertool_at \'mertool train\'' -l dataset -s d -x -a 'casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface' -d 'Dataset reader when INPUT is a dataset root.'
 complete -c mertool -n '__mertool_at \'mertool train\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool train\'' -F
@@ -335,7 +335,7 @@ complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l shard -x -d 'Run 
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l resume -d 'Skip folds already finished in RESULTS_DIR.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l report-only -d 'Train nothing; rebuild the report from the finished folds.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l workers -s j -x -d 'Fold processes (0: one per core on CPU, one per GPU on CUDA).'
-complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l threads -x -d 'Intra-op threads per process (0: share the cores).'
+complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l threads -x -d 'Intra-op threads (0: train uses torch\'s default; eval-loso one per fold proce...'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l save-models -d 'Keep each fold\'s model file.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l no-plots -d 'Skip the PNG figures.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l json -d 'Print summary.json on stdout instead of the table.'
