@@ -60,7 +60,7 @@ SIZES = {"dfr-net": 16, "dual-branch": 40, "ststnet": 28, "off-apexnet": 28}
 
 def test_the_products_are_complete():
     dfr = [o for n, o in CASES if n == "dfr-net" and o.get("backbone") == "resnet"]
-    assert len(dfr) == 4 * 4 * 4 * 7  # stages x fusion x attention x branches
+    assert len(dfr) == 4 * 4 * 4 * 7 * 2  # stages x fusion x attention x branches x temporal
     assert sum(1 for n, _ in CASES if n == "resnet-abn") == 3 * 2 * 2 * 2 * 2  # depth input roi abn arcface
     assert sum(1 for n, _ in CASES if n == "dual-branch") == 6 * 3  # variant x depth
     package_models = {n for n in model_names() if model_spec(n).builder.__module__.startswith("mertool.")}
