@@ -14,9 +14,9 @@ bench-infer: install
 	$(PY) benchmarks/bench_infer.py --out $(BENCH_OUT) $(INFER_BENCH_ARGS)
 
 # Recognition benchmark (issue 13): every fast paper model and hand-crafted baseline, LOSO on a held-out
-# synthetic set (8 subjects x 12 clips, seed 4242); RECOGNITION_BENCH_ARGS="--models all --presets" adds
+# synthetic set (8 subjects x 12 clips, seed 4242), defaults only; RECOGNITION_BENCH_ARGS="--models all --presets" adds
 # the ImageNet-size networks and the paper presets (hours on 2 CPU cores).
-RECOGNITION_BENCH_ARGS ?= --presets
+RECOGNITION_BENCH_ARGS ?=
 .PHONY: bench-recognition
 bench-recognition: install
 	$(PY) benchmarks/bench_recognition.py --out $(BENCH_OUT) $(RECOGNITION_BENCH_ARGS)
