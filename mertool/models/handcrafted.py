@@ -35,6 +35,7 @@ folds of a LOSO run compute each sample's features once.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import warnings
 from collections import OrderedDict
@@ -102,12 +103,13 @@ class HandcraftedSVM(MERModel):
         nn.init.zeros_(self.svm.bias)
 
     # -- features
+    @abc.abstractmethod
     def feature_key(self) -> tuple:
         """What decides the features besides the input (the cache key's first part)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def sample_features(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """One sample's raw-scale input -> its feature vector (D,) float."""
 
     def features(self, batch: np.ndarray) -> np.ndarray:
         """(N, ...) raw-scale inputs -> (N, feature_dim) float64, cached per sample."""
