@@ -404,8 +404,13 @@ def _replace(group, name, value):
             lambda h5, g: h5.attrs.__setitem__("history_json", "5"),
             "bad.h5: root attribute 'history_json' is 5, not a list of earlier stages",
         ),
+        (  # found by the fuzz test in a clean CI run: crop-rois indexed eye points 36-47 of 5
+            lambda h5, g: g.create_dataset("landmarks_aligned", data=np.zeros((3, 5, 2), np.float32)),
+            "bad.h5: sample d/s/c1: array 'landmarks_aligned' is float32 (3, 5, 2); expected (T, 68, 2): "
+            "dlib's 68 landmarks per frame",
+        ),
     ],
-    ids=["json", "attribute", "id", "frame-count", "dtype", "history"],
+    ids=["json", "attribute", "id", "frame-count", "dtype", "history", "landmarks"],
 )
 def test_damaged_sample_files_exact_messages(tmp_path, monkeypatch, cli, damage, message):
     monkeypatch.chdir(tmp_path)

@@ -145,8 +145,8 @@ def _array_problem(name: str, ds: h5py.Dataset) -> str | None:
         return "expected 1 or 3 colour channels"
     if name == S.D_FLOW and shape[-1] != 2:
         return "expected (H, W, 2)"
-    if name in (S.D_LANDMARKS, S.D_LANDMARKS_ALIGNED) and (shape[-1] != 2 or shape[-2] < 1):
-        return "expected (T, points, 2)"
+    if name in (S.D_LANDMARKS, S.D_LANDMARKS_ALIGNED) and (shape[-1] != 2 or shape[-2] != 68):
+        return "expected (T, 68, 2): dlib's 68 landmarks per frame"
     if name == S.D_BOXES and shape[-1] != 4:
         return "expected (T, 4)"
     if name == S.D_ALIGN_MATRIX and shape[-2:] != (2, 3):
