@@ -149,7 +149,9 @@ def run_fold(
 
         def observer(model, epoch: int, normalizer) -> None:
             # the test rows normalised with the fold's training statistics, as the final test is
-            ts = test_sets.setdefault(id(normalizer), BatchSet(table, fold.test, normalizer))
+            if id(normalizer) not in test_sets:  # built once: the normaliser is the fold's own
+                test_sets[id(normalizer)] = BatchSet(table, fold.test, normalizer)
+            ts = test_sets[id(normalizer)]
             ev = evaluate(model, ts, max(cfg.fit.batch_size, 64), device)
             curve.append(
                 {"epoch": epoch, "rows": ev["rows"].tolist(), "pred": ev["probs"].argmax(1).tolist()}
