@@ -8,17 +8,15 @@ output, at ``crop_frame_numbers``) when it holds both, else from ``frames`` (det
 (schema names): ``flow`` (H, W, 2), ``strain`` (H, W), ``diff`` (H, W[, 3]), ``onset_image``,
 ``apex_image``; attributes ``flow_method``, ``flow_params_json`` and ``normalization``.
 
-Clips run in parallel across the cores in worker processes started with the ``spawn`` method (a
-process forked after OpenCV started its thread pool can hang), each with an explicit OpenCV thread
-count (``import ultralytics`` resets it to 0, which makes TV-L1 single-threaded).
+Clips run in parallel across the cores (:mod:`mertool.stages.engine`: worker processes started
+with ``spawn``, each with an explicit OpenCV thread count, since ``import ultralytics`` resets it to
+0, which makes TV-L1 single-threaded). ``thread_plan``, ``parallel_map`` and ``reason_of`` are the
+engine's, importable from here as before.
 """
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,60 +26,10 @@ import numpy as np
 from mertool.errors import MertoolError, SampleError
 from mertool.motion.optical_flow import DEFAULT_PRESET, FlowParams, preset
 from mertool.pipeline import register_stage
+from mertool.stages.engine import StageReport, parallel_map, reason_of, run_samples, thread_plan  # noqa: F401
 from mertool.store import SampleFile, SampleRecord, open_output
 from mertool.store import schema as S
 from mertool.store.samplefile import reading
-
-# ------------------------------------------------------------------------------------------------
-# running clips in parallel (also used by the spot-apex stage)
-
-
-def _init_worker(cv2_threads: int) -> None:
-    from mertool.env import set_cv2_threads
-
-    set_cv2_threads(cv2_threads)
-
-
-def thread_plan(workers: int, n_tasks: int, cv2_threads: int = 0) -> tuple[int, int]:
-    """``(processes, cv2 threads per process)``: ``workers`` 0 means one process per core, never more
-    processes than tasks; ``cv2_threads`` 0 shares the cores out among the processes."""
-    cores = max(1, os.cpu_count() or 1)
-    procs = max(1, min(workers if workers > 0 else cores, max(1, n_tasks)))
-    threads = cv2_threads if cv2_threads > 0 else max(1, cores // procs)
-    return procs, threads
-
-
-def parallel_map(
-    func: Callable[[Any], Any], tasks: Iterable[Any], processes: int, cv2_threads: int
-) -> Iterator[Any]:
-    """``func(task)`` for every task, in order, in ``processes`` spawned workers (inline for 1).
-
-    ``func`` must be a module-level function (spawned workers import it). At most
-    ``2 * processes`` tasks are in flight, so memory stays bounded on long runs.
-    """
-    if processes <= 1:
-        _init_worker(cv2_threads)
-        for task in tasks:
-            yield func(task)
-        return
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        processes, mp_context=ctx, initializer=_init_worker, initargs=(cv2_threads,)
-    ) as ex:
-        pending: list[Future] = []
-        try:
-            for task in tasks:
-                pending.append(ex.submit(func, task))
-                if len(pending) >= 2 * processes:
-                    yield pending.pop(0).result()
-            while pending:
-                yield pending.pop(0).result()
-        finally:
-            for fut in pending:
-                fut.cancel()
-
 
 # ------------------------------------------------------------------------------------------------
 # one pair of frames -> the stage's arrays (pure; runs in a worker)
@@ -248,18 +196,8 @@ def _open_array(rec: SampleRecord, name: str) -> Any:
 
 
 @dataclass
-class FlowReport:
+class FlowReport(StageReport):
     rows: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    failed_before: list[tuple[str, str]] = field(default_factory=list)
-    skipped: int = 0
-    seconds: float = 0.0
-    processes: int = 1
-    cv2_threads: int = 1
-
-    @property
-    def done(self) -> int:
-        return len(self.rows)
 
     @property
     def pairs_per_second(self) -> float:
@@ -268,27 +206,23 @@ class FlowReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "clips": self.rows,
-            "done": self.done,
-            "failed": [{"id": i, "reason": r} for i, r in self.failed],
-            "failed_in_earlier_stage": [{"id": i, "reason": r} for i, r in self.failed_before],
-            "resumed": self.skipped,
-            "seconds": self.seconds,
+            **self.counts(),
             "pairs_per_second": self.pairs_per_second,
             "processes": self.processes,
             "cv2_threads": self.cv2_threads,
         }
 
 
-def reason_of(exc: SampleError) -> str:
-    """What a failed sample records: the reason and, where there is one, what to do about it."""
-    return f"{exc.reason} ({exc.hint})" if exc.hint else exc.reason
-
-
-def _stop(sample_id: str, reason: str) -> MertoolError:
-    return MertoolError(
-        f"stopped at {sample_id}: {reason}",
-        hint="--on-error skip records failing samples and goes on; --resume -o FILE continues from here",
-    )
+def _flow_work(task: tuple[str, Pair, FlowOptions]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Worker entry of the stage: ``(maps, info)`` for one sample's pair; SampleError naming the
+    frames when the flow cannot be computed."""
+    sample_id, pair, options = task
+    _, result, info = _flow_task((sample_id, pair.onset, pair.apex, options))
+    if isinstance(result, str):
+        raise SampleError(
+            sample_id, f"{result} (onset frame {pair.onset_frame}, apex frame {pair.apex_frame})"
+        )
+    return result, info
 
 
 def process(
@@ -305,7 +239,6 @@ def process(
     """Run the flow stage over every sample of ``sf`` into ``output`` (path, '-' or None).
     ``resume`` keeps the samples already in ``output``; ``retry_failed`` (implies ``resume``)
     does those that failed again."""
-    from mertool.console import progress_task
     from mertool.motion import normalize
 
     if options.params.method == "tvl1":
@@ -326,84 +259,59 @@ def process(
     with open_output(
         output, S.STAGE_FLOW, params=params, source=sf, resume=resume, retry_failed=retry_failed
     ) as writer:
-        todo: list[str] = []
-        for sid in sf.ids():
-            if writer.is_done(sid):
-                report.skipped += 1
-            else:
-                todo.append(sid)
-        procs, threads = thread_plan(workers, len(todo), cv2_threads)
-        report.processes, report.cv2_threads = procs, threads
         held: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # dataset normalisation
-        pairs: dict[str, tuple[SampleRecord, Pair]] = {}  # in flight
-        tick: list[Callable[..., None]] = []  # the progress bar's advance, set below
 
-        def tasks() -> Iterator[tuple[str, np.ndarray, np.ndarray, FlowOptions]]:
-            for sid in todo:
-                rec = sf.record(sid)
-                if not rec.ok:
-                    writer.write(rec)
-                    report.failed_before.append((sid, str(rec.get(S.A_ERROR, "failed earlier"))))
-                    tick[0](status="[dim]failed earlier[/]")
-                    continue
-                try:
-                    pair = pick_pair(rec)
-                except SampleError as exc:
-                    writer.write_failed(rec, reason_of(exc))
-                    report.failed.append((sid, reason_of(exc)))
-                    tick[0](status="[red]failed[/]")
-                    if on_error == "fail":
-                        raise _stop(sid, reason_of(exc)) from None
-                    continue
-                pairs[sid] = (rec, pair)
-                yield sid, pair.onset, pair.apex, options
+        def prepare(rec: SampleRecord) -> tuple[str, Pair, FlowOptions]:
+            return rec.id, pick_pair(rec), options
 
-        t0 = time.perf_counter()
-        with progress_task("flow", len(todo)) as advance:
-            tick.append(advance)
-            for sid, result, info in parallel_map(_flow_task, tasks(), procs, threads):
-                rec, pair = pairs.pop(sid)
-                if isinstance(result, str):
-                    reason = f"{result} (onset frame {pair.onset_frame}, apex frame {pair.apex_frame})"
-                    writer.write_failed(rec, reason)
-                    report.failed.append((sid, reason))
-                    advance(status="[red]failed[/]")
-                    if on_error == "fail":
-                        raise _stop(sid, reason)
-                    continue
-                record = {
-                    **options.record(),
-                    "onset_frame": pair.onset_frame,
-                    "apex_frame": pair.apex_frame,
+        def finish(rec: SampleRecord, task: tuple[str, Pair, FlowOptions], out: tuple[dict, dict]) -> None:
+            sid, pair, _ = task
+            result, info = out
+            record = {
+                **options.record(),
+                "onset_frame": pair.onset_frame,
+                "apex_frame": pair.apex_frame,
+                "apex_from": pair.apex_source,
+                "frames_from": pair.frames_from,
+                "units": f"pixels of the {result[S.D_FLOW].shape[1]}x{result[S.D_FLOW].shape[0]} face",
+            }
+            if "normalization" in info:
+                record["normalization"] = info["normalization"]
+            attrs = {
+                S.A_FLOW_METHOD: options.params.method,
+                S.A_FLOW_PARAMS_JSON: record,
+                S.A_NORMALIZATION: options.normalization,
+            }
+            report.rows.append(
+                {
+                    "id": sid,
+                    "onset": pair.onset_frame,
+                    "apex": pair.apex_frame,
                     "apex_from": pair.apex_source,
                     "frames_from": pair.frames_from,
-                    "units": f"pixels of the {result[S.D_FLOW].shape[1]}x{result[S.D_FLOW].shape[0]} face",
+                    "size": list(result[S.D_FLOW].shape[:2]),
+                    "mean_magnitude": info["mean_magnitude"],
+                    "ms": info["seconds"] * 1000.0,
                 }
-                if "normalization" in info:
-                    record["normalization"] = info["normalization"]
-                attrs = {
-                    S.A_FLOW_METHOD: options.params.method,
-                    S.A_FLOW_PARAMS_JSON: record,
-                    S.A_NORMALIZATION: options.normalization,
-                }
-                report.rows.append(
-                    {
-                        "id": sid,
-                        "onset": pair.onset_frame,
-                        "apex": pair.apex_frame,
-                        "apex_from": pair.apex_source,
-                        "frames_from": pair.frames_from,
-                        "size": list(result[S.D_FLOW].shape[:2]),
-                        "mean_magnitude": info["mean_magnitude"],
-                        "ms": info["seconds"] * 1000.0,
-                    }
-                )
-                if options.normalization == "dataset":
-                    held[sid] = (result, attrs)
-                else:
-                    writer.write(rec, arrays=result, attrs=attrs)
-                advance()
-        report.seconds = time.perf_counter() - t0
+            )
+            if options.normalization == "dataset":
+                held[sid] = (result, attrs)
+            else:
+                writer.write(rec, arrays=result, attrs=attrs)
+
+        run_samples(
+            sf.ids(),
+            sf.record,
+            writer,
+            report,
+            label="flow",
+            prepare=prepare,
+            work=_flow_work,
+            finish=finish,
+            on_error=on_error,
+            workers=workers,
+            cv2_threads=cv2_threads,
+        )
         if held:
             _write_dataset_normalized(sf, writer, held)
     return report

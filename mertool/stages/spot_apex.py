@@ -12,8 +12,6 @@ cheap) so the report can say how each one does against the labels.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +21,8 @@ import numpy as np
 from mertool.errors import MertoolError, SampleError
 from mertool.motion.apex import SPOTTING_METHODS, ApexOptions, Clip, check_method, error_summary, spot_apex
 from mertool.pipeline import register_stage
-from mertool.stages.flow import parallel_map, reason_of, thread_plan
-from mertool.store import SampleFile, SampleRecord, open_output
+from mertool.stages.engine import StageReport, open_writer, run_samples
+from mertool.store import SampleFile, SampleRecord
 from mertool.store import schema as S
 
 
@@ -38,7 +36,8 @@ class SpotTask:
 
 
 def _spot_task(task: SpotTask) -> dict[str, Any]:
-    """Worker entry: the chosen method's result (or an error reason) and the comparison methods'."""
+    """Worker entry: the chosen method's result and the comparison methods'; SampleError when the
+    chosen method fails."""
     import cv2
 
     out: dict[str, Any] = {
@@ -50,15 +49,13 @@ def _spot_task(task: SpotTask) -> dict[str, Any]:
     t0 = time.perf_counter()
     try:
         res = spot_apex(task.clip, task.method, task.fallback, task.options)
-        out["result"] = res
-    except SampleError as exc:
-        out["error"] = reason_of(exc)
     except (ValueError, cv2.error) as exc:
-        out["error"] = f"apex spotting failed: {exc}"
-    if "result" in out and task.clip.apex is not None:
+        raise SampleError(task.clip.id, f"apex spotting failed: {exc}") from None
+    out["result"] = res
+    if task.clip.apex is not None:
         for m in task.compare:
-            if m == out["result"].method:
-                out["compare"][m] = out["result"].frame
+            if m == res.method:
+                out["compare"][m] = res.frame
                 continue
             try:
                 out["compare"][m] = spot_apex(task.clip, m, None, task.options).frame
@@ -101,42 +98,12 @@ def clip_from_record(rec: SampleRecord) -> Clip:
     )
 
 
-class _NoWriter:
-    """Stands in for a SampleWriter when only the report is wanted (nothing is written)."""
-
-    def is_done(self, sample_id: str) -> bool:
-        return False
-
-    def write(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-    def write_failed(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
-@contextmanager
-def _writer(output: str | Path | None, write: bool, **kwargs: Any) -> Iterator[Any]:
-    if not write:
-        yield _NoWriter()
-        return
-    with open_output(output, S.STAGE_APEX, **kwargs) as w:
-        yield w
-
-
 @dataclass
-class SpotReport:
+class SpotReport(StageReport):
     method: str
     fallback: str | None
     compare: tuple[str, ...]
     rows: list[dict[str, Any]] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    failed_before: list[tuple[str, str]] = field(default_factory=list)
-    skipped: int = 0
-    seconds: float = 0.0
-
-    @property
-    def done(self) -> int:
-        return len(self.rows)
 
     def methods_reported(self) -> list[str]:
         ordered = [self.method] + [m for m in self.compare if m != self.method]
@@ -151,11 +118,7 @@ class SpotReport:
             "fallback": self.fallback,
             "clips": self.rows,
             "apex_error": self.summary(),
-            "done": self.done,
-            "failed": [{"id": i, "reason": r} for i, r in self.failed],
-            "failed_in_earlier_stage": [{"id": i, "reason": r} for i, r in self.failed_before],
-            "resumed": self.skipped,
-            "seconds": self.seconds,
+            **self.counts(),
         }
 
 
@@ -178,8 +141,6 @@ def process(
     does those that failed again."""
     from dataclasses import asdict
 
-    from mertool.console import progress_task
-
     check_method(method)
     if fallback is not None:
         check_method(fallback)
@@ -198,80 +159,53 @@ def process(
         **(command_params or {}),
     }
     report = SpotReport(method, fallback, tuple(compare))
-    with _writer(output, write, params=params, source=sf, resume=resume, retry_failed=retry_failed) as writer:
-        todo = []
-        for sid in sf.ids():
-            if writer.is_done(sid):
-                report.skipped += 1
-            else:
-                todo.append(sid)
-        procs, threads = thread_plan(workers, len(todo))
+    with open_writer(
+        output, S.STAGE_APEX, write, params=params, source=sf, resume=resume, retry_failed=retry_failed
+    ) as writer:
 
-        tick: list[Any] = []  # the progress bar's advance, set below
-        in_flight: dict[str, SampleRecord] = {}
+        def prepare(rec: SampleRecord) -> SpotTask:
+            return SpotTask(clip_from_record(rec), method, fallback, tuple(compare), options)
 
-        def fail(rec: SampleRecord, reason: str) -> None:
-            writer.write_failed(rec, reason)
-            tick[0](status="[red]failed[/]")
-            report.failed.append((rec.id, reason))
-            if on_error == "fail":
-                raise MertoolError(
-                    f"stopped at {rec.id}: {reason}",
-                    hint="--on-error skip records failing samples and goes on; --resume -o FILE continues from here",
-                )
+        def finish(rec: SampleRecord, task: SpotTask, out: dict[str, Any]) -> None:
+            res = out["result"]
+            label = rec.get(S.A_APEX)
+            spotted = dict(out["compare"])
+            spotted[res.method] = res.frame
+            fps = rec.get(S.A_FPS)
+            row = {
+                "id": rec.id,
+                "frames": out["frames"],
+                "onset": rec.get(S.A_ONSET),
+                "offset": rec.get(S.A_OFFSET),
+                "apex": None if label is None else int(label),
+                "fps": float(fps) if fps else None,
+                "method": res.method,
+                "apex_spotted": res.frame,
+                "error_frames": None if label is None else res.frame - int(label),
+                "spotted": spotted,
+                "note": res.note,
+            }
+            if out["compare_errors"]:
+                row["compare_errors"] = out["compare_errors"]
+            report.rows.append(row)
+            attrs = {S.A_APEX_SPOTTED: res.frame, S.A_APEX_METHOD: res.method}
+            if res.note:
+                attrs[S.A_WARNINGS] = list(rec.get(S.A_WARNINGS) or []) + [res.note]
+            arrays = {S.D_APEX_CURVE: res.curve} if res.curve is not None else {}
+            writer.write(rec, arrays=arrays, attrs=attrs, drop=(S.D_APEX_CURVE,))
 
-        def tasks() -> Iterator[SpotTask]:
-            for sid in todo:
-                rec = sf.record(sid)
-                if not rec.ok:
-                    writer.write(rec)
-                    report.failed_before.append((sid, str(rec.get(S.A_ERROR, "failed earlier"))))
-                    tick[0](status="[dim]failed earlier[/]")
-                    continue
-                try:
-                    clip = clip_from_record(rec)
-                except SampleError as exc:
-                    fail(rec, reason_of(exc))
-                    continue
-                in_flight[sid] = rec
-                yield SpotTask(clip, method, fallback, tuple(compare), options)
-
-        t0 = time.perf_counter()
-        with progress_task("spot-apex", len(todo)) as advance:
-            tick.append(advance)
-            for out in parallel_map(_spot_task, tasks(), procs, threads):
-                rec = in_flight.pop(out["id"])
-                if "error" in out:
-                    fail(rec, out["error"])
-                    continue
-                res = out["result"]
-                label = rec.get(S.A_APEX)
-                spotted = dict(out["compare"])
-                spotted[res.method] = res.frame
-                fps = rec.get(S.A_FPS)
-                row = {
-                    "id": rec.id,
-                    "frames": out["frames"],
-                    "onset": rec.get(S.A_ONSET),
-                    "offset": rec.get(S.A_OFFSET),
-                    "apex": None if label is None else int(label),
-                    "fps": float(fps) if fps else None,
-                    "method": res.method,
-                    "apex_spotted": res.frame,
-                    "error_frames": None if label is None else res.frame - int(label),
-                    "spotted": spotted,
-                    "note": res.note,
-                }
-                if out["compare_errors"]:
-                    row["compare_errors"] = out["compare_errors"]
-                report.rows.append(row)
-                attrs = {S.A_APEX_SPOTTED: res.frame, S.A_APEX_METHOD: res.method}
-                if res.note:
-                    attrs[S.A_WARNINGS] = list(rec.get(S.A_WARNINGS) or []) + [res.note]
-                arrays = {S.D_APEX_CURVE: res.curve} if res.curve is not None else {}
-                writer.write(rec, arrays=arrays, attrs=attrs, drop=(S.D_APEX_CURVE,))
-                advance()
-        report.seconds = time.perf_counter() - t0
+        run_samples(
+            sf.ids(),
+            sf.record,
+            writer,
+            report,
+            label="spot-apex",
+            prepare=prepare,
+            work=_spot_task,
+            finish=finish,
+            on_error=on_error,
+            workers=workers,
+        )
     return report
 
 
