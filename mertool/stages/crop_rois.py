@@ -38,7 +38,7 @@ size), and the landmarks, boxes and frame lists stay.
 from __future__ import annotations
 
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ import numpy as np
 from mertool.errors import MertoolError, SampleError
 from mertool.face.rois import ALL_SETS, REGION_NAMES
 from mertool.pipeline import register_stage
+from mertool.stages.engine import StageReport, print_summary, run_samples
 from mertool.store import SampleFile
 from mertool.store import schema as S
 
@@ -262,12 +263,13 @@ def frame_source(rec: Any, prefer: str) -> AlignedFrames | SourceFrames:
 
 
 @dataclass
-class CropRunSummary:
-    done: int = 0
-    skipped: int = 0
-    carried_failed: int = 0
+class CropRunSummary(StageReport):
     from_source: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def carried_failed(self) -> int:
+        """Samples that had failed at an earlier stage, copied forward as they are."""
+        return len(self.failed_before)
 
 
 def run(
@@ -287,8 +289,7 @@ def run(
     """Run crop-rois on a sample file that has detect-faces done (a path, an open
     :class:`SampleFile`, or ``-``/None for stdin) into ``output`` (path, or ``-``/None: stdout).
     ``retry_failed`` (implies ``resume``) cuts the samples that failed again."""
-    from mertool.cli.common import print_summary
-    from mertool.console import info, progress_task
+    from mertool.console import info
     from mertool.store import open_input, open_output
 
     sets = parse_sets(regions)
@@ -308,6 +309,7 @@ def run(
         "keep_frames": keep_frames,
     }
     summary = CropRunSummary()
+    drop = CROP_ARRAYS + (() if keep_frames else (S.D_FRAMES,))
     with ExitStack() as stack:
         src = source if isinstance(source, SampleFile) else stack.enter_context(open_input(source))
         if S.STAGE_FACES not in src.stages_done:
@@ -318,45 +320,45 @@ def run(
         with open_output(
             output, S.STAGE_ROIS, params=params, source=src, resume=resume, retry_failed=retry_failed
         ) as writer:
-            ids = src.ids()
-            drop = CROP_ARRAYS + (() if keep_frames else (S.D_FRAMES,))
-            with progress_task("crop-rois", len(ids)) as advance:
-                for sid in ids:
-                    rec = src.record(sid)
-                    advance(status=sid)
-                    if (resume or retry_failed) and writer.is_done(sid):
-                        summary.skipped += 1
-                        continue
-                    if not rec.ok:
-                        writer.write(rec, drop=drop)
-                        summary.carried_failed += 1
-                        continue
-                    try:
-                        frames_from = frame_source(rec, cut_from)
-                        arrays, attrs = crop_sample(
-                            sid,
-                            rec.attrs,
-                            rec.array(S.D_FRAME_NUMBERS),
-                            frames_from,
-                            rec.array(S.D_LANDMARKS_ALIGNED),
-                            int(rec.get(S.A_FACE_SIZE) or rec.array(S.D_FRAMES).shape[1]),
-                            sets,
-                            roles,
-                            size,
-                            roi_size,
-                        )
-                        summary.from_source += frames_from.kind == "source"
-                    except SampleError as exc:
-                        failed = {S.A_STATUS: S.STATUS_FAILED, S.A_ERROR: exc.reason}
-                        writer.write(rec, attrs=failed, drop=drop)
-                        summary.failed.append((sid, exc.reason))
-                        if on_error == "fail":
-                            raise SampleError(
-                                sid, exc.reason, hint="--on-error skip records it and goes on"
-                            ) from None
-                        continue
-                    writer.write(rec, arrays=arrays, attrs=attrs, drop=drop)
-                    summary.done += 1
+
+            def prepare(rec: Any) -> dict[str, Any]:
+                """What one sample is cut from (read here; the cutting is :func:`crop_sample`)."""
+                return {
+                    "sample_id": rec.id,
+                    "attrs": rec.attrs,
+                    "frames": frame_source(rec, cut_from),
+                    "numbers": rec.array(S.D_FRAME_NUMBERS),
+                    "landmarks_aligned": rec.array(S.D_LANDMARKS_ALIGNED),
+                    "face_size": int(rec.get(S.A_FACE_SIZE) or rec.array(S.D_FRAMES).shape[1]),
+                }
+
+            def work(task: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+                return crop_sample(**task, sets=sets, roles=roles, size=size, roi_size=roi_size)
+
+            def finish(rec: Any, task: dict[str, Any], cut: tuple[dict[str, Any], dict[str, Any]]) -> None:
+                arrays, attrs = cut
+                writer.write(rec, arrays=arrays, attrs=attrs, drop=drop)
+                summary.from_source += task["frames"].kind == "source"
+
+            def write_failed(rec: Any, reason: str) -> None:
+                failed = {S.A_STATUS: S.STATUS_FAILED, S.A_ERROR: reason}
+                writer.write(rec, attrs=failed, drop=drop)
+
+            run_samples(
+                src.ids(),
+                src.record,
+                writer,
+                summary,
+                label="crop-rois",
+                prepare=prepare,
+                work=work,
+                finish=finish,
+                on_error=on_error,
+                carry=lambda rec: writer.write(rec, drop=drop),
+                write_failed=write_failed,
+                hints=False,
+                show_ids=True,
+            )
     print_summary(S.STAGE_ROIS, summary.done, summary.failed, summary.skipped)
     from_frames = summary.done - summary.from_source
     if summary.done and cut_from == "auto" and from_frames:

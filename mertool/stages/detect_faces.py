@@ -18,8 +18,8 @@ file works from anywhere, see :mod:`mertool.store.paths`) plus the dataset's own
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from mertool.errors import MertoolError, SampleError
 from mertool.face.clip import ClipResult, FaceOptions, process_clip, run_clips  # noqa: F401 (re-exported)
 from mertool.face.sources import ClipFrames
 from mertool.pipeline import register_stage
+from mertool.stages.engine import Failed, StageReport, print_summary, resolve_workers, run_samples
 from mertool.store import schema as S
 
 COLORS = ("rgb", "gray")
@@ -149,10 +150,7 @@ def file_jobs(sf) -> list[Job]:
 
 
 @dataclass
-class FaceRunSummary:
-    done: int = 0
-    skipped: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
+class FaceRunSummary(StageReport):
     redetected: dict[str, list[int]] = field(default_factory=dict)
     frames: int = 0
 
@@ -181,8 +179,8 @@ def run(
     does those that failed again."""
     from contextlib import ExitStack
 
-    from mertool.cli.common import print_summary
-    from mertool.console import info, progress_task
+    from mertool.console import info
+    from mertool.face.clip import prestart_workers
     from mertool.face.detectors import get_detector
     from mertool.pipeline import is_raw_input
     from mertool.store import input_record, open_input, open_output
@@ -200,9 +198,6 @@ def run(
     options = FaceOptions(detector, weights_s, int(size), color, align)
     params = {**asdict(options), "dataset": dataset, "label_map": label_map}
     summary = FaceRunSummary()
-
-    from mertool.cli.common import resolve_workers
-    from mertool.face.clip import prestart_workers
 
     n_workers = resolve_workers(workers)
     prestart_workers(n_workers)  # model loading in the worker server overlaps with reading the input
@@ -228,32 +223,46 @@ def run(
                 retry_failed=retry_failed,
             )
         )
-        todo = []
-        for job in jobs:
-            if (resume or retry_failed) and writer.is_done(job.clip.sample_id):
-                summary.skipped += 1
-            else:
-                todo.append(job)
-        known = [ClipResult(job.clip.sample_id, error=job.error) for job in todo if job.error]
-        todo = [job for job in todo if not job.error]
         by_id = {job.clip.sample_id: job for job in jobs}
         stage_attrs = {S.A_FACE_SIZE: options.size, S.A_COLOR: options.color, S.A_DETECTOR: options.detector}
-        with progress_task("detect-faces", len(todo) + len(known)) as advance:
-            for result in chain(known, run_clips([(job.clip, options) for job in todo], n_workers)):
-                job = by_id[result.sample_id]
-                _write(writer, job, result, stage_attrs)
-                if result.error is not None:
-                    summary.failed.append((result.sample_id, result.error))
-                    if on_error == "fail":
-                        raise SampleError(
-                            result.sample_id, result.error, hint="--on-error skip records it and goes on"
-                        )
-                else:
-                    summary.done += 1
-                    summary.frames += len(result.arrays[S.D_FRAME_NUMBERS])
-                    if result.redetected_frames:
-                        summary.redetected[result.sample_id] = result.redetected_frames
-                advance(status=result.sample_id)
+
+        def prepare(job: Job) -> tuple[ClipFrames, FaceOptions]:
+            if job.error:  # known before any work (a frame file not found)
+                raise SampleError(job.clip.sample_id, job.error)
+            return job.clip, options
+
+        def clips(
+            tasks: Iterator[tuple[str, Any]], processes: int, _threads: int
+        ) -> Iterator[tuple[str, Any]]:
+            """The clip workers of :mod:`mertool.face.clip` (models loaded once, completion order)."""
+            todo = [task for _, task in tasks]  # the known failures are written first
+            for result in run_clips(todo, processes):
+                yield result.sample_id, (result if result.error is None else Failed(result.error))
+
+        def finish(job: Job, task: Any, result: ClipResult) -> None:
+            _write(writer, job, result, stage_attrs)
+            summary.frames += len(result.arrays[S.D_FRAME_NUMBERS])
+            if result.redetected_frames:
+                summary.redetected[result.sample_id] = result.redetected_frames
+
+        run_samples(
+            list(by_id),
+            by_id.__getitem__,
+            writer,
+            summary,
+            label="detect-faces",
+            prepare=prepare,
+            finish=finish,
+            on_error=on_error,
+            workers=n_workers,
+            map_tasks=clips,
+            is_failed=lambda job: None,
+            write_failed=lambda job, reason: _write(
+                writer, job, ClipResult(job.clip.sample_id, error=reason), stage_attrs
+            ),
+            hints=False,
+            show_ids=True,
+        )
     summary.failed.sort()
     print_summary(S.STAGE_FACES, summary.done, summary.failed, summary.skipped)
     if summary.redetected:

@@ -238,8 +238,8 @@ def run_samples(
     *,
     label: str,
     prepare: Callable[[Any], Any],
-    work: Callable[[Any], Any],
     finish: Callable[[Any, Any, Any], None],
+    work: Callable[[Any], Any] | None = None,
     on_error: str = "skip",
     workers: int | None = None,
     cv2_threads: int = 0,
@@ -296,7 +296,7 @@ def run_samples(
         report.failed.append((sid, reason))
         tick[0](status="[red]failed[/]")
         if on_error == "fail":
-            raise Stopped(sid, reason)
+            raise Stopped(sid, reason) from None
 
     def tasks() -> Iterator[tuple[str, Any]]:
         for sid in todo:
@@ -315,15 +315,15 @@ def run_samples(
             in_flight[sid] = (item, task)
             yield sid, task
 
-    if map_tasks is not None:
-        results = map_tasks(tasks(), procs, threads)
-    elif workers is None:
-        results = map(_call, ((sid, work, task) for sid, task in tasks()))
-    else:
-        results = parallel_map(_call, ((sid, work, task) for sid, task in tasks()), procs, threads)
     t0 = time.perf_counter()
     with progress_task(label, len(todo)) as advance:
         tick.append(advance)
+        if map_tasks is not None:
+            results = map_tasks(tasks(), procs, threads)
+        elif workers is None:
+            results = map(_call, ((sid, work, task) for sid, task in tasks()))
+        else:
+            results = parallel_map(_call, ((sid, work, task) for sid, task in tasks()), procs, threads)
         for sid, result in results:
             item, task = in_flight.pop(sid)
             if isinstance(result, Failed):
