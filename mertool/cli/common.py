@@ -10,7 +10,6 @@ and call :func:`print_summary` at the end of a stage.
 from __future__ import annotations
 
 import json
-import os
 from enum import Enum
 from typing import Any
 
@@ -81,7 +80,10 @@ ON_ERROR = typer.Option(
 
 
 def resolve_workers(workers: int) -> int:
-    return workers if workers and workers > 0 else max(1, os.cpu_count() or 1)
+    """:func:`mertool.stages.engine.resolve_workers` (the stage engine plans the workers)."""
+    from mertool.stages.engine import resolve_workers
+
+    return resolve_workers(workers)
 
 
 def print_json(obj: Any) -> None:
@@ -89,21 +91,10 @@ def print_json(obj: Any) -> None:
 
 
 def print_summary(stage: str, done: int, failed: list[tuple[str, str]], skipped: int = 0) -> None:
-    """The end-of-stage summary on stderr: counts, then every failed sample with its reason."""
-    from rich.markup import escape
+    """:func:`mertool.stages.engine.print_summary`: the end-of-stage summary on stderr."""
+    from mertool.stages.engine import print_summary
 
-    from mertool.console import err, is_quiet
-
-    if is_quiet() and not failed:
-        return
-    line = f"[bold]{stage}[/]: {done} sample(s) done"
-    if skipped:
-        line += f", {skipped} already done (resumed)"
-    if failed:
-        line += f", [red]{len(failed)} failed[/]"
-    err.print(line)
-    for sid, reason in failed:
-        err.print(f"  [red]✗[/] {escape(sid)}: {escape(reason)}")
+    print_summary(stage, done, failed, skipped)
 
 
 def help_text(text: str) -> str:
