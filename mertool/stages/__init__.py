@@ -1,9 +1,10 @@
 """Stage orchestration: run one pipeline stage over every sample of a file.
 
-One module per stage (``detect_faces``, ``spot_apex``, ``crop_rois``, ``flow``). Each walks the
-samples, calls the pure functions of :mod:`mertool.face` / :mod:`mertool.motion`, records failures
-per sample (``--on-error``), supports ``--resume``, and registers its runner with
-:func:`mertool.pipeline.register_stage` so other stages can run it on a dataset root.
+One module per stage (``detect_faces``, ``spot_apex``, ``crop_rois``, ``flow``). Each provides what
+it does to one sample (calling the pure functions of :mod:`mertool.face` / :mod:`mertool.motion`),
+its options and its report, and registers its runner with :func:`mertool.pipeline.register_stage`
+so other stages can run it on a dataset root. The loop around the samples (``--resume``,
+``--on-error``, worker processes, progress, counts) is :mod:`mertool.stages.engine`'s, written once.
 """
 
 import importlib

@@ -18,8 +18,12 @@ A stage module provides only what is its own: its options, its report (a subclas
   processes (they are spawned and import it), raising ``SampleError`` for a sample that fails;
 * ``finish(item, task, result)``, in this process: write the sample (and add the report's row).
 
-Then the stage registers its runner with :func:`mertool.pipeline.register_stage`. Nothing here
-knows the command line: the CLI passes the options in and prints the report.
+A stage with needs of its own passes hooks: how a failed or carried-forward sample is written
+(crop-rois drops arrays), whether a failure records its hint, or its own worker pool
+(``map_tasks``: detect-faces' clip workers load the face models once). Then the stage registers
+its runner with :func:`mertool.pipeline.register_stage`. Nothing here knows the command line: the
+CLI passes the options in and prints the report (crop-rois and detect-faces call
+:func:`print_summary` themselves). A new stage: start from ``spot_apex.py``'s ``process``.
 """
 
 from __future__ import annotations
