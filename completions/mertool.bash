@@ -55,7 +55,7 @@ _mertool() {
             "mertool tables:run") path="mertool tables run"; npos=0; continue ;;
             "mertool tables:frames-as-samples") path="mertool tables frames-as-samples"; npos=0; continue ;;
             "mertool inspect:--limit"|"mertool inspect:-n") ((i++)); continue ;;
-            "mertool synth:--layout"|"mertool synth:-l"|"mertool synth:--subjects"|"mertool synth:-s"|"mertool synth:--clips-per-subject"|"mertool synth:-c"|"mertool synth:--fps"|"mertool synth:--seed"|"mertool synth:--size"|"mertool synth:--truth") ((i++)); continue ;;
+            "mertool synth:--layout"|"mertool synth:-l"|"mertool synth:--subjects"|"mertool synth:-s"|"mertool synth:--clips-per-subject"|"mertool synth:-c"|"mertool synth:--fps"|"mertool synth:--seed"|"mertool synth:--size"|"mertool synth:--photos"|"mertool synth:--photo-dir"|"mertool synth:--truth") ((i++)); continue ;;
             "mertool detect-faces:--output"|"mertool detect-faces:-o"|"mertool detect-faces:--detector"|"mertool detect-faces:--weights"|"mertool detect-faces:--dataset"|"mertool detect-faces:-d"|"mertool detect-faces:--label-map"|"mertool detect-faces:--size"|"mertool detect-faces:--color"|"mertool detect-faces:--align"|"mertool detect-faces:--workers"|"mertool detect-faces:-j"|"mertool detect-faces:--limit"|"mertool detect-faces:--on-error"|"mertool detect-faces:--data-root") ((i++)); continue ;;
             "mertool spot-apex:--output"|"mertool spot-apex:-o"|"mertool spot-apex:--method"|"mertool spot-apex:-m"|"mertool spot-apex:--fallback"|"mertool spot-apex:--compare"|"mertool spot-apex:--lbp-points"|"mertool spot-apex:--lbp-radius"|"mertool spot-apex:--lbp-grid"|"mertool spot-apex:--lbp-blur"|"mertool spot-apex:--dc-parts"|"mertool spot-apex:--dc-min-len"|"mertool spot-apex:--boxes"|"mertool spot-apex:--dataset"|"mertool spot-apex:-d"|"mertool spot-apex:--label-map"|"mertool spot-apex:--on-error"|"mertool spot-apex:--workers"|"mertool spot-apex:-j") ((i++)); continue ;;
             "mertool crop-rois:--output"|"mertool crop-rois:-o"|"mertool crop-rois:--regions"|"mertool crop-rois:--size"|"mertool crop-rois:--roi-size"|"mertool crop-rois:--frames"|"mertool crop-rois:--from"|"mertool crop-rois:--dataset"|"mertool crop-rois:-d"|"mertool crop-rois:--label-map"|"mertool crop-rois:--workers"|"mertool crop-rois:-j"|"mertool crop-rois:--on-error"|"mertool crop-rois:--data-root") ((i++)); continue ;;
@@ -87,6 +87,8 @@ _mertool() {
         "mertool synth:--fps") :; return 0 ;;
         "mertool synth:--seed") :; return 0 ;;
         "mertool synth:--size") :; return 0 ;;
+        "mertool synth:--photos") :; return 0 ;;
+        "mertool synth:--photo-dir") _mertool_compgen dir; return 0 ;;
         "mertool synth:--truth") _mertool_compgen file; return 0 ;;
         "mertool detect-faces:--output"|"mertool detect-faces:-o") _mertool_compgen file; return 0 ;;
         "mertool detect-faces:--detector") _mertool_compgen words "dlib-hog dlib-cnn yolo opencv-dnn"; return 0 ;;
@@ -265,7 +267,7 @@ _mertool() {
             "mertool") _mertool_compgen words "--quiet -q --version --help -h" ;;
             "mertool doctor") _mertool_compgen words "--json --quiet --help -h" ;;
             "mertool inspect") _mertool_compgen words "--json --limit -n --help -h" ;;
-            "mertool synth") _mertool_compgen words "--layout -l --subjects -s --clips-per-subject -c --fps --seed --size --truth --overwrite --json --help -h" ;;
+            "mertool synth") _mertool_compgen words "--layout -l --subjects -s --clips-per-subject -c --fps --seed --size --photos --photo-dir --truth --overwrite --json --help -h" ;;
             "mertool detect-faces") _mertool_compgen words "--output -o --detector --weights --dataset -d --label-map --size --color --align --workers -j --limit --on-error --resume --retry-failed --data-root --help -h" ;;
             "mertool spot-apex") _mertool_compgen words "--output -o --method -m --fallback --compare --lbp-points --lbp-radius --lbp-grid --lbp-blur --dc-parts --dc-min-len --boxes --dataset -d --label-map --on-error --resume --retry-failed --workers -j --json --help -h" ;;
             "mertool crop-rois") _mertool_compgen words "--output -o --regions --size --roi-size --frames --keep-frames --from --dataset -d --label-map --workers -j --on-error --resume --retry-failed --data-root --help -h" ;;

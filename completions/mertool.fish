@@ -75,7 +75,7 @@ function __mertool_path
                 set path 'mertool tables frames-as-samples'
             case 'mertool inspect:--limit' 'mertool inspect:-n'
                 set skip 1
-            case 'mertool synth:--layout' 'mertool synth:-l' 'mertool synth:--subjects' 'mertool synth:-s' 'mertool synth:--clips-per-subject' 'mertool synth:-c' 'mertool synth:--fps' 'mertool synth:--seed' 'mertool synth:--size' 'mertool synth:--truth'
+            case 'mertool synth:--layout' 'mertool synth:-l' 'mertool synth:--subjects' 'mertool synth:-s' 'mertool synth:--clips-per-subject' 'mertool synth:-c' 'mertool synth:--fps' 'mertool synth:--seed' 'mertool synth:--size' 'mertool synth:--photos' 'mertool synth:--photo-dir' 'mertool synth:--truth'
                 set skip 1
             case 'mertool detect-faces:--output' 'mertool detect-faces:-o' 'mertool detect-faces:--detector' 'mertool detect-faces:--weights' 'mertool detect-faces:--dataset' 'mertool detect-faces:-d' 'mertool detect-faces:--label-map' 'mertool detect-faces:--size' 'mertool detect-faces:--color' 'mertool detect-faces:--align' 'mertool detect-faces:--workers' 'mertool detect-faces:-j' 'mertool detect-faces:--limit' 'mertool detect-faces:--on-error' 'mertool detect-faces:--data-root'
                 set skip 1
@@ -166,6 +166,8 @@ complete -c mertool -n '__mertool_at \'mertool synth\'' -l clips-per-subject -s 
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l fps -x -d 'Frame rate; default the dataset\'s own (CASME II, SAMM 200; SMIC-HS 100).'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l seed -x -d 'Random seed: the same seed writes the same bytes.'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l size -x -d 'Frame size WIDTHxHEIGHT (faces span about half the height).'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l photos -x -d 'Make the subjects from these bundled photos only (astronaut, grace_hopper, zi...'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l photo-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Also (or, without --photos, only) use every face dlib finds in the .jpg/.jpeg...'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l truth -r -F -d 'Ground-truth file (default: OUT_DIR/synth_truth.h5).'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l overwrite -d 'Replace synthetic data already in OUT_DIR.'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l json -d 'Print a JSON object on stdout instead of tables.'

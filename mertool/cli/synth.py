@@ -23,11 +23,14 @@ HELP = (
     "dataset, annotation file included, so every stage reads it unchanged; and "
     "OUT_DIR/synth_truth.h5 with onset/apex/offset, labels, the per-frame displacement fields and "
     "the exact onset -> apex flow. The same --seed writes the same bytes. The default (6 subjects x "
-    "6 clips, 320x240) takes well under a minute.\n\n"
+    "6 clips, 320x240) takes well under a minute. --photos picks some of the bundled photos (e.g. "
+    "to hold one out for testing) and --photo-dir adds your own.\n\n"
     "Examples:\n\n"
     "  mertool synth demo/synth\n"
     "  mertool datasets info demo/synth/CASME2\n"
-    "  mertool synth bench/ --layout megc2019 --subjects 16 --clips-per-subject 9 --seed 1"
+    "  mertool synth bench/ --layout megc2019 --subjects 16 --clips-per-subject 9 --seed 1\n\n"
+    "  mertool synth heldout/ --photos grace_hopper --subjects 4 --seed 7\n\n"
+    "  mertool synth mine/ --photo-dir ~/faces"
 )
 
 
@@ -71,6 +74,23 @@ def synth(
     size: str = typer.Option(
         "320x240", "--size", help="Frame size WIDTHxHEIGHT (faces span about half the height)."
     ),
+    photos: str = typer.Option(
+        None,
+        "--photos",
+        metavar="NAME[,NAME...]",
+        help="Make the subjects from these bundled photos only (astronaut, grace_hopper, zidane, bus; "
+        "each comes with its mirror image). Default: all of them.",
+        show_default=False,
+    ),
+    photo_dir: Path = typer.Option(
+        None,
+        "--photo-dir",
+        metavar="DIR",
+        file_okay=False,
+        help="Also (or, without --photos, only) use every face dlib finds in the .jpg/.jpeg/.png "
+        "photos in DIR, each with its mirror image.",
+        show_default=False,
+    ),
     truth: Path = typer.Option(
         None,
         "--truth",
@@ -97,6 +117,8 @@ def synth(
         fps=fps,
         seed=seed,
         size=_parse_size(size),
+        photos=None if photos is None else tuple(photos.split(",")),
+        photo_dir=None if photo_dir is None else str(photo_dir),
     )
     result = generate(out_dir, config, truth_path=truth, overwrite=overwrite)
     summary = {
@@ -107,6 +129,7 @@ def synth(
         "frames": result.frames,
         "seconds": round(result.seconds, 2),
         "sources": result.sources,
+        "photos": result.photos,
     }
     if json_out:
         print_json(summary)
@@ -114,6 +137,7 @@ def synth(
     info(
         f"[bold]synth[/]: {result.clips} clips, {result.frames} frames in {result.seconds:.1f} s "
         f"from {len(result.sources)} photo faces"
+        + (f" ({', '.join(result.photos)})" if photos is not None or photo_dir is not None else "")
     )
     for name, root in result.roots.items():
         info(f"  {name}: {root}")

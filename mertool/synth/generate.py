@@ -33,7 +33,7 @@ from mertool.synth import truth as T
 from mertool.synth.action_units import draw_expression, expression_field, max_jacobian
 from mertool.synth.layouts import MEGC_CLASSES, ClipRow, Layout, parts
 from mertool.synth.render import Camera, draw_head_motion, forward_flow, render_frames, support_box
-from mertool.synth.sources import SourceFace, load_sources
+from mertool.synth.sources import SourceFace, select_sources
 from mertool.synth.subjects import Subject, make_subject
 from mertool.synth.timecourse import DURATION_MS, draw_timecourse
 
@@ -45,7 +45,9 @@ SOURCE_OFFSET = 3  # part k of a megc2019 tree starts 3k photo faces further on
 @dataclass
 class SynthConfig:
     """What to generate. ``fps=None`` takes each dataset's own rate (CASME II and SAMM 200,
-    SMIC-HS 100); ``size`` is (width, height) of every frame."""
+    SMIC-HS 100); ``size`` is (width, height) of every frame. ``photos`` names the bundled photos
+    to make subjects from and ``photo_dir`` is a folder of the user's own (see
+    :func:`~mertool.synth.sources.select_sources`); neither: every bundled photo."""
 
     layout: str = "casme2"
     subjects: int = 6
@@ -56,6 +58,8 @@ class SynthConfig:
     duration_ms: tuple[float, float] = DURATION_MS
     intensity_px: tuple[float, float] = (1.8, 4.5)
     max_drift_px: float = 0.6
+    photos: tuple[str, ...] | None = None
+    photo_dir: str | None = None
 
     def validate(self) -> None:
         W, H = self.size
@@ -83,6 +87,7 @@ class SynthResult:
     frames: int = 0
     seconds: float = 0.0
     sources: list[str] = field(default_factory=list)
+    photos: list[str] = field(default_factory=list)
 
     @property
     def dataset_root(self) -> Path:
@@ -187,11 +192,25 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     cv2.setNumThreads(1)
 
-    sources = order_sources(load_sources(), config.seed)
-    params = {**asdict(config), "sources": [s.name for s in sources]}
+    sources = order_sources(select_sources(config.photos, config.photo_dir), config.seed)
+    chosen = list(dict.fromkeys(s.photo for s in sources))
+    # the default (every bundled photo) records no photo keys, so its truth file stays as it was
+    params = {k: v for k, v in asdict(config).items() if k not in ("photos", "photo_dir")}
+    params["sources"] = [s.name for s in sources]
+    if config.photos is not None or config.photo_dir is not None:
+        params["photos"] = chosen
+    if config.photo_dir is not None:
+        params["photo_dir"] = str(config.photo_dir)
     photo_inputs = {s.path for s in sources}
     inputs = [input_record(p, kind="photo") for p in sorted(photo_inputs)]
-    result = SynthResult(out_dir, config.layout, finals, truth_file, sources=[s.name for s in sources])
+    result = SynthResult(
+        out_dir,
+        config.layout,
+        finals,
+        truth_file,
+        sources=[s.name for s in sources],
+        photos=chosen,
+    )
     n_total = len(layouts) * config.subjects * config.clips_per_subject
     partials = []
     try:

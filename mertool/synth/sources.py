@@ -82,16 +82,15 @@ def photo_paths() -> dict[str, Path]:
     return found
 
 
-def _read_rgb(path: Path) -> np.ndarray:
+def _read_rgb(path: Path, what: str = "bundled photo") -> np.ndarray:
     import cv2
 
     img = cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_COLOR)
     if img is None:
         from mertool.errors import MertoolError
 
-        raise MertoolError(
-            f"cannot decode the bundled photo {path}", hint="reinstall the package that ships it"
-        )
+        hint = "reinstall the package that ships it" if what == "bundled photo" else "re-save it as JPEG or PNG"
+        raise MertoolError(f"cannot decode the {what} {path}", hint=hint)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
 
@@ -116,6 +115,21 @@ def faces_in(image: np.ndarray, max_upsample: int = 1) -> list[tuple[np.ndarray,
     return sorted(out, key=lambda f: float(f[0][0]))
 
 
+def photo_faces(photo: str, path: Path, mirror: bool = True, what: str = "bundled photo") -> list[SourceFace]:
+    """Every usable face of one photo (and of its mirror image): ``photo``, ``photo#1``,
+    ``photo~mirror``, ... (``#k`` only when the photo holds several faces, left to right)."""
+    sources: list[SourceFace] = []
+    base = _read_rgb(path, what)
+    for flipped in (False, True) if mirror else (False,):
+        image = np.ascontiguousarray(base[:, ::-1]) if flipped else base
+        faces = faces_in(image)
+        for k, (box, score, lms) in enumerate(faces):
+            name = photo + (f"#{k}" if len(faces) > 1 else "") + ("~mirror" if flipped else "")
+            image.setflags(write=False)
+            sources.append(SourceFace(name, photo, str(path), image, box, score, lms, flipped))
+    return sources
+
+
 @cache
 def load_sources(mirror: bool = True) -> tuple[SourceFace, ...]:
     """Every usable face of the bundled photos (and of their mirror images), in a fixed order.
@@ -123,16 +137,8 @@ def load_sources(mirror: bool = True) -> tuple[SourceFace, ...]:
     Raises :class:`~mertool.errors.MertoolError` when no photo is installed at all.
     """
     sources: list[SourceFace] = []
-    paths = photo_paths()
-    for photo, path in paths.items():
-        base = _read_rgb(path)
-        for flipped in (False, True) if mirror else (False,):
-            image = np.ascontiguousarray(base[:, ::-1]) if flipped else base
-            faces = faces_in(image)
-            for k, (box, score, lms) in enumerate(faces):
-                name = photo + (f"#{k}" if len(faces) > 1 else "") + ("~mirror" if flipped else "")
-                image.setflags(write=False)
-                sources.append(SourceFace(name, photo, str(path), image, box, score, lms, flipped))
+    for photo, path in photo_paths().items():
+        sources += photo_faces(photo, path, mirror)
     if not sources:
         from mertool.errors import MertoolError
 
@@ -142,4 +148,83 @@ def load_sources(mirror: bool = True) -> tuple[SourceFace, ...]:
             + ")",
             hint="make install (scikit-image, matplotlib and ultralytics ship the photos)",
         )
+    return tuple(sources)
+
+
+#: The file types ``--photo-dir`` reads (case-insensitive).
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def bundled_photo_list() -> str:
+    """``astronaut (1 face), ...``: the bundled photos this installation has, for messages."""
+    counts: dict[str, int] = {}
+    for s in load_sources():
+        if not s.mirrored:
+            counts[s.photo] = counts.get(s.photo, 0) + 1
+    return ", ".join(f"{n} ({k} face{'s' * (k != 1)})" for n, k in counts.items()) or "none"
+
+
+def select_sources(
+    photos: str | tuple[str, ...] | list[str] | None = None, photo_dir: str | Path | None = None
+) -> tuple[SourceFace, ...]:
+    """The faces of the chosen photos, each with its mirror image: the bundled photos named in
+    ``photos`` (in :data:`PHOTOS`' order, whatever order they are given in), then every face in
+    the .jpg/.jpeg/.png files of ``photo_dir`` (by file name; a face is named after its file,
+    e.g. ``me.jpg``, ``group.png#1~mirror``). Neither given: :func:`load_sources`, all bundled
+    photos.
+
+    Raises :class:`~mertool.errors.MertoolError` naming what was given and what is available for
+    an unknown photo name, a folder with no photo, or photos with no usable face.
+    """
+    from mertool.errors import MertoolError
+
+    if photos is None and photo_dir is None:
+        return load_sources()
+    sources: list[SourceFace] = []
+    if isinstance(photos, str):
+        photos = photos.split(",")
+    if photos is not None:
+        wanted = {p.strip() for p in photos if p.strip()}
+        available = {s.photo for s in load_sources()}
+        unknown = sorted(wanted - available)
+        if unknown or not wanted:
+            missing = [n for n in unknown if n in PHOTOS]
+            if not wanted:
+                problem = f"--photos {','.join(photos)!r} names no photo"
+            elif missing and len(missing) == len(unknown):
+                problem = f"--photos {', '.join(unknown)}: not installed here"
+            else:
+                problem = f"--photos {', '.join(unknown)}: no such bundled photo"
+            raise MertoolError(
+                f"{problem}; available: {bundled_photo_list()}",
+                hint="name bundled photos separated by commas (e.g. --photos astronaut,zidane), "
+                "or use --photo-dir DIR for your own face photos",
+            )
+        sources += [s for s in load_sources() if s.photo in wanted]
+    if photo_dir is not None:
+        folder = Path(photo_dir)
+        if not folder.is_dir():
+            raise MertoolError(
+                f"--photo-dir {folder}: no such folder",
+                hint=f"a folder of face photos ({', '.join(PHOTO_SUFFIXES)})",
+            )
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+        if not files:
+            others = sorted(p.name for p in folder.iterdir())
+            raise MertoolError(
+                f"--photo-dir {folder}: no {'/'.join(PHOTO_SUFFIXES)} file in it"
+                + (f" (it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})" if others else " (it is empty)"),
+                hint=f"put face photos there, or use bundled ones with --photos ({bundled_photo_list()})",
+            )
+        found = []
+        for path in files:
+            found += photo_faces(path.name, path, what="photo")
+        if not found:
+            raise MertoolError(
+                f"--photo-dir {folder}: dlib HOG finds no usable face in {', '.join(p.name for p in files)} "
+                f"(faces must score at least {MIN_SCORE} and be at least {MIN_FACE_PX} px wide)",
+                hint="use frontal face photos where the face is at least 80 px wide, "
+                f"or use bundled ones with --photos ({bundled_photo_list()})",
+            )
+        sources += found
     return tuple(sources)
