@@ -134,7 +134,7 @@ def run_evaluation(source: str | Path, arch: str, out_dir: str | Path, seed: int
     configuration keys of :data:`mertool.training.config.DEFAULTS` (``epochs=20``, ``lr=1e-3``,
     ``options={"width": 8}``, ``protocol="loso"`` …) plus the runner's keywords (``workers``,
     ``threads``, ``plots``, ``test_curve``). Returns the pooled summary (``summary.json``)."""
-    from mertool.evaluation.runner import run_evaluation as run
+    from mertool.folds.run import run_evaluation as run
     from mertool.training.config import DEFAULTS, resolve_config
 
     config = {k: v for k, v in settings.items() if k in DEFAULTS}

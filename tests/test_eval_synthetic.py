@@ -63,7 +63,7 @@ def synth_flow(tmp_path_factory):
 
 @pytest.mark.slow
 def test_dfr_net_loso_is_well_above_chance(synth_flow, tmp_path):
-    from mertool.evaluation.runner import run_evaluation
+    from mertool.folds.run import run_evaluation
     from mertool.training.config import resolve_config
 
     with SampleFile(synth_flow) as sf:

@@ -511,17 +511,17 @@ def test_eval_loso_into_a_read_only_folder_is_a_clear_error(eval_run, readonly, 
 
 
 def test_eval_loso_full_disk_is_a_clear_error(eval_run, tmp_path, monkeypatch):
-    import mertool.evaluation.runner as runner
+    import mertool.store.json_files as json_files
     from mertool.cli.app import main
 
-    real = runner.write_json_atomic
+    real = json_files.write_json_atomic
 
     def full(path, obj):
         if path.name == "predictions.json":
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real(path, obj)
 
-    monkeypatch.setattr(runner, "write_json_atomic", full)
+    monkeypatch.setattr(json_files, "write_json_atomic", full)
     with pytest.raises(SystemExit) as stop:
         main(["eval-loso", str(eval_run.flow), *EVAL_ARGS, "-o", str(tmp_path / "r")])
     assert stop.value.code == 2

@@ -139,8 +139,8 @@ def test_shards_partition_the_folds_and_folds_select_by_name():
 
 def test_composite_breakdown_is_the_pooled_predictions_per_dataset(tmp_path):
     """report.build_summary: Full = all pooled; each dataset = pooled restricted to it."""
-    from mertool.evaluation.report import build_summary
-    from mertool.evaluation.runner import CONFIG, FOLDS_DIR, PREDICTIONS
+    from mertool.folds.report import build_summary
+    from mertool.folds.results import CONFIG, FOLDS_DIR, PREDICTIONS
 
     ds, subj, ids, y = _data(4)
     groups = sample_groups(ds, subj, ids)

@@ -88,7 +88,7 @@ def _eval_runs():
 def test_run_options_are_valid_eval_loso_options(exp, run, cli, tmp_path, monkeypatch):
     """Every row's command line, real and smoke, parses and resolves to a configuration with the
     current eval-loso (presets, architectures, model options): checked without any data."""
-    import mertool.cli.train as train_cli
+    import mertool.training.options as train_options
 
     seen = []
 
@@ -96,7 +96,7 @@ def test_run_options_are_valid_eval_loso_options(exp, run, cli, tmp_path, monkey
         seen.append(cfg)
         raise _Resolved
 
-    monkeypatch.setattr(train_cli, "input_stage", stop)
+    monkeypatch.setattr(train_options, "input_stage", stop)
     args = list(run.args) + (["--opt", f"pretrained={tmp_path / 'model.pt'}"] if run.pretrain else [])
     for argv in (args, X.merge_args(tuple(args), exp.smoke)):
         with pytest.raises(_Resolved):

@@ -12,7 +12,8 @@ import torch
 from helpers_training import TINY, write_flow_file
 
 from mertool.errors import MertoolError
-from mertool.evaluation.runner import PREDICTIONS, fold_dir, run_evaluation
+from mertool.folds.results import PREDICTIONS, fold_dir
+from mertool.folds.run import run_evaluation
 from mertool.training.config import resolve_config
 
 

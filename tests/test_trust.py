@@ -12,9 +12,10 @@ from helpers_training import TINY, write_flow_file
 
 from mertool.evaluation.bootstrap import subject_bootstrap
 from mertool.evaluation.rescore import read_predictions_csv, rescore
-from mertool.evaluation.runner import TEST_CURVE, run_evaluation, run_seeds
 from mertool.evaluation.seeds import aggregate_seeds
 from mertool.evaluation.selection_bias import best_epoch_per_fold, selection_bias
+from mertool.folds.results import TEST_CURVE
+from mertool.folds.run import run_evaluation, run_seeds
 from mertool.training.config import resolve_config
 
 

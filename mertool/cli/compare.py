@@ -83,6 +83,6 @@ def compare(
 
 
 def register(app: typer.Typer) -> None:
-    from mertool.cli.train import help_text
+    from mertool.cli.common import help_text
 
     app.command("compare", help=help_text(HELP))(compare)

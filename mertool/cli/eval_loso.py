@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from mertool.cli.train import (
+from mertool.cli.common import help_text
+from mertool.cli.training_options import (
     ARCH,
     ATTENTION,
     AUGMENT,
@@ -44,7 +45,6 @@ from mertool.cli.train import (
     Optimizer,
     PresetHelpCommand,
     Schedule,
-    help_text,
 )
 
 HELP = """\
@@ -175,38 +175,13 @@ def eval_loso(
     from rich.markup import escape
 
     from mertool.cli.common import print_json
-    from mertool.cli.train import enum_value, input_stage, model_options, resolve
     from mertool.console import err, info, out
-    from mertool.evaluation.report import console_table
-    from mertool.evaluation.runner import run_evaluation, run_seeds
+    from mertool.folds.report import console_table
+    from mertool.folds.run import run_evaluation, run_seeds
+    from mertool.training import options
     from mertool.training.prepare import prepared_samples
 
-    cfg = resolve(
-        preset,
-        seed,
-        arch=arch,
-        options=model_options(opt, stages, fusion, attention, branches),
-        input_size=input_size,
-        protocol=protocol,
-        loss=loss,
-        focal=focal,
-        loss_opt=loss_opt,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr=lr,
-        optimizer=optimizer,
-        weight_decay=weight_decay,
-        schedule=schedule,
-        step_size=step_size,
-        gamma=gamma,
-        augment=augment,
-        val_subjects=val_subjects,
-        early_stop=early_stop,
-        monitor=monitor,
-        recalibrate_bn=recalibrate_bn,
-        label_map=label_map,
-        norm=norm,
-    )
+    cfg = options.run_config(locals())
     fold_names = [f for f in folds.split(",") if f.strip()] if folds else None
     run_options = dict(
         fold_names=fold_names,
@@ -214,14 +189,14 @@ def eval_loso(
         resume=resume,
         workers=workers,
         threads=threads,
-        device=enum_value(device),
+        device=device.value,
         save_models=save_models,
         report_only=report_only,
         plots=not no_plots,
         test_curve=selection_bias,
     )
     try:
-        with prepared_samples(input, input_stage(cfg), dataset=dataset) as sf:
+        with prepared_samples(input, options.input_stage(cfg), dataset=dataset) as sf:
             if seeds > 1:
                 outcomes = run_seeds(sf, cfg, output, seeds, **run_options)
             else:

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from mertool.cli.common import JSON
+from mertool.training.options import parse_opts
 
 models_app = typer.Typer(
     help="The model zoo: every architecture of the papers, its options, size and cost.", no_args_is_help=True
@@ -20,44 +21,6 @@ OPT = typer.Option(
     "int, float, true/false, none or text, then checked against the option's choices.",
 )
 SIZE = typer.Option(None, "--size", min=4, help="Input side in pixels (default: the model's own input size).")
-
-
-def _literal(raw: str) -> Any:
-    low = raw.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    if low in ("none", "null"):
-        return None
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
-
-
-def parse_opts(pairs: list[str] | None, spec=None) -> dict[str, Any]:
-    """``["stages=2", "arcface=true"]`` -> ``{"stages": 2, "arcface": True}``; with a spec, numbers
-    are cast to the type of the option's default (``arcface_scale=64`` -> 64.0)."""
-    from mertool.errors import MertoolError
-
-    out: dict[str, Any] = {}
-    for pair in pairs or []:
-        key, sep, raw = pair.partition("=")
-        if not sep or not key.strip():
-            raise MertoolError(f"--opt {pair!r}: expected KEY=VALUE", hint="e.g. --opt stages=2")
-        key = key.strip().replace("-", "_")
-        value = _literal(raw.strip())
-        option = spec.options.get(key) if spec is not None else None
-        if option is not None and option.default is not None and not isinstance(option.default, bool):
-            if isinstance(option.default, float) and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-            elif isinstance(option.default, str) and not isinstance(value, str):
-                value = raw.strip()
-        out[key] = value
-    return out
 
 
 def _option_text(spec) -> str:

@@ -40,8 +40,8 @@ def predict(
 
     from mertool.cli.common import print_json
     from mertool.console import info, out
-    from mertool.evaluation.runner import resolve_device
     from mertool.store import data_roots
+    from mertool.training.device import resolve_device
     from mertool.training.predict import predict as run_predict
 
     dev = resolve_device(device)[0]
@@ -74,6 +74,6 @@ def predict(
 
 
 def register(app: typer.Typer) -> None:
-    from mertool.cli.train import help_text
+    from mertool.cli.common import help_text
 
     app.command("predict", help=help_text(HELP))(predict)

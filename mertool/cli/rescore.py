@@ -43,7 +43,7 @@ def rescore(
     from mertool.console import info, out
     from mertool.evaluation.rescore import read_predictions_csv
     from mertool.evaluation.rescore import rescore as score
-    from mertool.evaluation.runner import write_json_atomic
+    from mertool.store.json_files import write_json_atomic
 
     order = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     res = score(read_predictions_csv(predictions), order, draws=draws, seed=seed)

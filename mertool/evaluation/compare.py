@@ -23,7 +23,7 @@ METRICS = ("uf1", "uar", "accuracy")
 
 
 def _summary(path: Path) -> dict[str, Any]:
-    from mertool.evaluation.runner import read_json
+    from mertool.store.json_files import read_json
 
     p = Path(path)
     f = p / "summary.json" if p.is_dir() else p

@@ -79,7 +79,7 @@ def markdown(agg: dict[str, Any]) -> str:
 
 
 def write_seed_report(out_dir: Path, summaries: list[dict[str, Any]]) -> dict[str, Any]:
-    from mertool.evaluation.runner import write_json_atomic, write_text_atomic
+    from mertool.store.json_files import write_json_atomic, write_text_atomic
 
     agg = aggregate_seeds(summaries)
     write_json_atomic(Path(out_dir) / SEEDS_JSON, agg)

@@ -19,22 +19,8 @@ import numpy as np
 from mertool import __version__
 from mertool.errors import MertoolError
 from mertool.evaluation.metrics import compute_metrics
-from mertool.evaluation.runner import (
-    CONFIG,
-    FOLDS_DIR,
-    PREDICTIONS,
-    TEST_CURVE,
-    read_json,
-    write_json_atomic,
-    write_text_atomic,
-)
-
-
-def load_folds(out_dir: Path) -> list[dict[str, Any]]:
-    """Every finished fold's predictions record, sorted by fold name."""
-    root = out_dir / FOLDS_DIR
-    recs = [read_json(p) for p in sorted(root.glob(f"*/{PREDICTIONS}"))] if root.is_dir() else []
-    return sorted(recs, key=lambda r: r["fold"])
+from mertool.folds.results import CONFIG, SUMMARY, load_curves, load_folds
+from mertool.store.json_files import read_json, write_json_atomic, write_text_atomic
 
 
 def sample_groups_of(fold: dict[str, Any]) -> list[str]:
@@ -45,13 +31,6 @@ def sample_groups_of(fold: dict[str, Any]) -> list[str]:
         return list(fold["groups"])
     tg = fold.get("test_groups") or []
     return [tg[0] if len(tg) == 1 else fold["fold"]] * n
-
-
-def load_curves(out_dir: Path) -> list[dict[str, Any]]:
-    """Every fold's ``test_curve.json`` (``eval-loso --selection-bias``), sorted by fold name."""
-    root = out_dir / FOLDS_DIR
-    recs = [read_json(p) for p in sorted(root.glob(f"*/{TEST_CURVE}"))] if root.is_dir() else []
-    return sorted(recs, key=lambda r: r["fold"])
 
 
 def _selection_bias(out_dir: Path, folds: list[dict[str, Any]], k: int) -> dict[str, Any] | None:
@@ -206,7 +185,7 @@ def write_report(out_dir: Path, plots: bool = True) -> dict[str, Any]:
         best = {f["fold"]: f.get("best_epoch") or 0 for f in folds}
         figures["curves"] = curves_png(histories, out_dir / "curves.png", best).name
     summary["figures"] = figures
-    write_json_atomic(out_dir / "summary.json", summary)
+    write_json_atomic(out_dir / SUMMARY, summary)
     write_text_atomic(out_dir / "report.md", markdown(summary))
     return summary
 

@@ -21,7 +21,6 @@ another format version) with a message saying what it is.
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import pickle
 import zipfile
 from dataclasses import dataclass
@@ -62,12 +61,13 @@ class ModelFile:
         return model.to(device).eval()
 
 
-def save_model(path: str | Path, model, meta: dict[str, Any]) -> Path:
-    """Write ``meta`` + the model's weights atomically (temp file + rename)."""
+def model_bytes(model, meta: dict[str, Any]) -> bytes:
+    """The model file's bytes: ``meta`` + the model's weights (CPU tensors), as :func:`save_model`
+    writes them; for a fold computed in another process, written by the driver."""
+    import io
+
     import torch
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = {
         "format": MODEL_FORMAT,
         "format_version": MODEL_FORMAT_VERSION,
@@ -76,9 +76,17 @@ def save_model(path: str | Path, model, meta: dict[str, Any]) -> Path:
         **meta,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    tmp = path.with_name(f".{path.name}.partial")
-    torch.save(blob, tmp)
-    os.replace(tmp, path)
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    return buf.getvalue()
+
+
+def save_model(path: str | Path, model, meta: dict[str, Any]) -> Path:
+    """Write ``meta`` + the model's weights atomically (temp file + rename)."""
+    from mertool.store.json_files import write_bytes_atomic
+
+    path = Path(path)
+    write_bytes_atomic(path, model_bytes(model, meta))
     return path
 
 

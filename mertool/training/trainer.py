@@ -54,6 +54,21 @@ def three_frames(cfg: RunConfig) -> bool:
     )
 
 
+def load_samples(source: Any, cfg: RunConfig) -> SampleTable:
+    """The sample table ``cfg``'s model reads from ``source`` (a sample file or its path): its
+    inputs at its input size, in the configuration's label map."""
+    from mertool.training.data import load_table
+
+    return load_table(
+        source,
+        model_inputs(cfg),
+        input_size(cfg),
+        cfg.label_map,
+        channels=cfg.channels,
+        three_frames=three_frames(cfg),
+    )
+
+
 def train_on_rows(
     table: SampleTable,
     rows: np.ndarray,
