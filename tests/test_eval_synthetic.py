@@ -38,7 +38,7 @@ def test_stages_pipe_into_eval_loso(synth_casme2, tmp_path, mertool_bin):
 @pytest.fixture(scope="module")
 def synth_flow(tmp_path_factory):
     """4 subjects x 6 clips (2 per MEGC2019 class), through detect-faces, spot-apex and flow."""
-    from mertool.pipeline import stage
+    from mertool.stages.chain import stage
     from mertool.synth import SynthConfig, generate
 
     root = tmp_path_factory.mktemp("synth24")
@@ -93,7 +93,7 @@ def test_dfr_net_loso_is_well_above_chance(synth_flow, tmp_path):
 def test_predict_on_a_dataset_root_replays_the_recorded_stages(synth_casme2, tmp_path, cli):
     """A model trained on a flow file predicts straight from the dataset root: detect-faces,
     spot-apex and flow run first with the settings the model file recorded."""
-    from mertool.pipeline import stage
+    from mertool.stages.chain import stage
 
     faces, apex, flow = tmp_path / "faces.h5", tmp_path / "apex.h5", tmp_path / "flow.h5"
     stage("detect-faces").run(synth_casme2.dataset_root, faces, size=96)

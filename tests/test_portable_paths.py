@@ -79,7 +79,7 @@ def test_a_data_root_option_is_checked():
 def run_a(synth_casme2, tmp_path_factory):
     """detect-faces then crop-rois (aligned frames dropped), run in folder ``a`` with the dataset
     given relative to it, as a new user would: ``a/s/CASME2``, ``a/faces.h5``, ``a/rois.h5``."""
-    from mertool.pipeline import prepared_input, requirements
+    from mertool.stages.chain import prepared_input, requirements
     from mertool.stages.crop_rois import run as crop
     from mertool.stages.detect_faces import run as detect
 

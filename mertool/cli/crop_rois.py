@@ -91,7 +91,7 @@ def crop_rois(
 
       mertool crop-rois CASME2/ --frames onset,apex -o rois.h5
     """
-    from mertool.pipeline import prepared_input, requirements
+    from mertool.stages.chain import prepared_input, requirements
     from mertool.stages.crop_rois import parse_roles, parse_sets, run
     from mertool.store import data_roots
     from mertool.store import schema as S

@@ -113,7 +113,7 @@ def flow(
     from mertool.console import info
     from mertool.errors import MertoolError
     from mertool.motion import optical_flow as of
-    from mertool.pipeline import prepared_input, requirements
+    from mertool.stages.chain import prepared_input, requirements
     from mertool.stages.flow import FlowOptions, process
     from mertool.store import schema as S
     from mertool.store.pipes import STDIO

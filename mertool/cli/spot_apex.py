@@ -92,7 +92,7 @@ def spot_apex(
     from mertool.console import info
     from mertool.errors import MertoolError
     from mertool.motion.apex import ApexOptions
-    from mertool.pipeline import prepared_input, requirements
+    from mertool.stages.chain import prepared_input, requirements
     from mertool.stages.spot_apex import process
     from mertool.store import schema as S
     from mertool.store.pipes import STDIO, stdout_is_terminal

@@ -2,7 +2,7 @@
 
 One module per stage (``detect_faces``, ``spot_apex``, ``crop_rois``, ``flow``). Each provides what
 it does to one sample (calling the pure functions of :mod:`mertool.face` / :mod:`mertool.motion`),
-its options and its report, and registers its runner with :func:`mertool.pipeline.register_stage`
+its options and its report, and registers its runner with :func:`mertool.stages.chain.register_stage`
 so other stages can run it on a dataset root. The loop around the samples (``--resume``,
 ``--on-error``, worker processes, progress, counts) is :mod:`mertool.stages.engine`'s, written once.
 """

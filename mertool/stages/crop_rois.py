@@ -46,7 +46,7 @@ import numpy as np
 
 from mertool.errors import MertoolError, SampleError
 from mertool.face.rois import ALL_SETS, REGION_NAMES
-from mertool.pipeline import register_stage
+from mertool.stages.chain import register_stage
 from mertool.stages.engine import StageReport, print_summary, run_samples
 from mertool.store import SampleFile
 from mertool.store import schema as S

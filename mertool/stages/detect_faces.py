@@ -28,7 +28,7 @@ import numpy as np
 from mertool.errors import MertoolError, SampleError
 from mertool.face.clip import ClipResult, FaceOptions, process_clip, run_clips  # noqa: F401 (re-exported)
 from mertool.face.sources import ClipFrames
-from mertool.pipeline import register_stage
+from mertool.stages.chain import register_stage
 from mertool.stages.engine import Failed, StageReport, print_summary, resolve_workers, run_samples
 from mertool.store import schema as S
 
@@ -182,7 +182,7 @@ def run(
     from mertool.console import info
     from mertool.face.clip import prestart_workers
     from mertool.face.detectors import get_detector
-    from mertool.pipeline import is_raw_input
+    from mertool.stages.chain import is_raw_input
     from mertool.store import input_record, open_input, open_output
 
     if color not in COLORS:

@@ -21,7 +21,7 @@ A stage module provides only what is its own: its options, its report (a subclas
 A stage with needs of its own passes hooks: how a failed or carried-forward sample is written
 (crop-rois drops arrays), whether a failure records its hint, or its own worker pool
 (``map_tasks``: detect-faces' clip workers load the face models once). Then the stage registers
-its runner with :func:`mertool.pipeline.register_stage`. Nothing here knows the command line: the
+its runner with :func:`mertool.stages.chain.register_stage`. Nothing here knows the command line: the
 CLI passes the options in and prints the report (crop-rois and detect-faces call
 :func:`print_summary` themselves). A new stage: start from ``spot_apex.py``'s ``process``.
 """

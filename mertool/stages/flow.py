@@ -25,7 +25,7 @@ import numpy as np
 
 from mertool.errors import MertoolError, SampleError
 from mertool.motion.optical_flow import DEFAULT_PRESET, FlowParams, preset
-from mertool.pipeline import register_stage
+from mertool.stages.chain import register_stage
 from mertool.stages.engine import StageReport, parallel_map, reason_of, run_samples, thread_plan  # noqa: F401
 from mertool.store import SampleFile, SampleRecord, open_output
 from mertool.store import schema as S
@@ -344,7 +344,7 @@ def _write_dataset_normalized(sf: SampleFile, writer: Any, held: dict[str, tuple
 
 
 def run(source: str | Path, output: str | Path, **kwargs: Any) -> FlowReport:
-    """Stage runner for chaining (:func:`mertool.pipeline.register_stage`): defaults unless given."""
+    """Stage runner for chaining (:func:`mertool.stages.chain.register_stage`): defaults unless given."""
     with SampleFile(source) as sf:
         return process(sf, output, **kwargs)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from mertool.errors import MertoolError, SampleError
 from mertool.motion.apex import SPOTTING_METHODS, ApexOptions, Clip, check_method, error_summary, spot_apex
-from mertool.pipeline import register_stage
+from mertool.stages.chain import register_stage
 from mertool.stages.engine import StageReport, open_writer, run_samples
 from mertool.store import SampleFile, SampleRecord
 from mertool.store import schema as S
@@ -210,7 +210,7 @@ def process(
 
 
 def run(source: str | Path, output: str | Path, **kwargs: Any) -> SpotReport:
-    """Stage runner for chaining (:func:`mertool.pipeline.register_stage`): defaults unless given."""
+    """Stage runner for chaining (:func:`mertool.stages.chain.register_stage`): defaults unless given."""
     with SampleFile(source) as sf:
         return process(sf, output, **kwargs)
 

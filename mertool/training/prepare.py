@@ -66,8 +66,8 @@ def flow_options(record: dict[str, Any] | None):
 
 def _kwargs(name: str, replay: dict[str, Any], flow_record, dataset: str | None) -> dict[str, Any]:
     """What the model file recorded for stage ``name`` (on top of the stage's own chaining
-    options, :func:`mertool.pipeline.register_stage`)."""
-    from mertool.pipeline import stage as get_stage
+    options, :func:`mertool.stages.chain.register_stage`)."""
+    from mertool.stages.chain import stage as get_stage
 
     accepted = set(inspect.signature(get_stage(name).run).parameters)
     kw: dict[str, Any] = {}
@@ -125,7 +125,7 @@ def prepared_samples(
     dataset: str | None = None,
 ) -> Iterator[SampleFile]:
     """Yield an open sample file that has ``stage`` done (see module docstring)."""
-    from mertool.pipeline import chained
+    from mertool.stages.chain import chained
 
     chain = stage_chain(stage, recorded_stages)
     options = {
