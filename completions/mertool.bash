@@ -62,7 +62,7 @@ _mertool() {
             "mertool flow:--output"|"mertool flow:-o"|"mertool flow:--preset"|"mertool flow:-p"|"mertool flow:--method"|"mertool flow:-m"|"mertool flow:--size"|"mertool flow:--strain"|"mertool flow:--normalize"|"mertool flow:--tvl1-tau"|"mertool flow:--tvl1-lambda"|"mertool flow:--tvl1-theta"|"mertool flow:--tvl1-scales"|"mertool flow:--tvl1-warps"|"mertool flow:--tvl1-epsilon"|"mertool flow:--tvl1-inner"|"mertool flow:--tvl1-outer"|"mertool flow:--tvl1-scale-step"|"mertool flow:--tvl1-median"|"mertool flow:--cv2-threads"|"mertool flow:--dataset"|"mertool flow:-d"|"mertool flow:--label-map"|"mertool flow:--on-error"|"mertool flow:--workers"|"mertool flow:-j") ((i++)); continue ;;
             "mertool show:--output"|"mertool show:-o"|"mertool show:--panels"|"mertool show:--data-root") ((i++)); continue ;;
             "mertool train:--output"|"mertool train:-o"|"mertool train:--arch"|"mertool train:-a"|"mertool train:--opt"|"mertool train:--stages"|"mertool train:--fusion"|"mertool train:--attention"|"mertool train:--branches"|"mertool train:--input-size"|"mertool train:--preset"|"mertool train:--loss"|"mertool train:--loss-opt"|"mertool train:--epochs"|"mertool train:--batch-size"|"mertool train:-b"|"mertool train:--lr"|"mertool train:--optimizer"|"mertool train:--weight-decay"|"mertool train:--schedule"|"mertool train:--step-size"|"mertool train:--gamma"|"mertool train:--augment"|"mertool train:--val-subjects"|"mertool train:--early-stop"|"mertool train:--monitor"|"mertool train:--label-map"|"mertool train:--norm"|"mertool train:--device"|"mertool train:--seed"|"mertool train:--threads"|"mertool train:--dataset"|"mertool train:-d") ((i++)); continue ;;
-            "mertool eval-loso:--output"|"mertool eval-loso:-o"|"mertool eval-loso:--arch"|"mertool eval-loso:-a"|"mertool eval-loso:--opt"|"mertool eval-loso:--stages"|"mertool eval-loso:--fusion"|"mertool eval-loso:--attention"|"mertool eval-loso:--branches"|"mertool eval-loso:--input-size"|"mertool eval-loso:--preset"|"mertool eval-loso:--protocol"|"mertool eval-loso:--loss"|"mertool eval-loso:--loss-opt"|"mertool eval-loso:--epochs"|"mertool eval-loso:--batch-size"|"mertool eval-loso:-b"|"mertool eval-loso:--lr"|"mertool eval-loso:--optimizer"|"mertool eval-loso:--weight-decay"|"mertool eval-loso:--schedule"|"mertool eval-loso:--step-size"|"mertool eval-loso:--gamma"|"mertool eval-loso:--augment"|"mertool eval-loso:--val-subjects"|"mertool eval-loso:--early-stop"|"mertool eval-loso:--monitor"|"mertool eval-loso:--label-map"|"mertool eval-loso:--norm"|"mertool eval-loso:--folds"|"mertool eval-loso:--shard"|"mertool eval-loso:--workers"|"mertool eval-loso:-j"|"mertool eval-loso:--threads"|"mertool eval-loso:--device"|"mertool eval-loso:--seed"|"mertool eval-loso:--seeds"|"mertool eval-loso:--dataset"|"mertool eval-loso:-d") ((i++)); continue ;;
+            "mertool eval-loso:--output"|"mertool eval-loso:-o"|"mertool eval-loso:--protocol"|"mertool eval-loso:--folds"|"mertool eval-loso:--shard"|"mertool eval-loso:--workers"|"mertool eval-loso:-j"|"mertool eval-loso:--seeds"|"mertool eval-loso:--arch"|"mertool eval-loso:-a"|"mertool eval-loso:--opt"|"mertool eval-loso:--stages"|"mertool eval-loso:--fusion"|"mertool eval-loso:--attention"|"mertool eval-loso:--branches"|"mertool eval-loso:--input-size"|"mertool eval-loso:--preset"|"mertool eval-loso:--loss"|"mertool eval-loso:--loss-opt"|"mertool eval-loso:--epochs"|"mertool eval-loso:--batch-size"|"mertool eval-loso:-b"|"mertool eval-loso:--lr"|"mertool eval-loso:--optimizer"|"mertool eval-loso:--weight-decay"|"mertool eval-loso:--schedule"|"mertool eval-loso:--step-size"|"mertool eval-loso:--gamma"|"mertool eval-loso:--augment"|"mertool eval-loso:--val-subjects"|"mertool eval-loso:--early-stop"|"mertool eval-loso:--monitor"|"mertool eval-loso:--label-map"|"mertool eval-loso:--norm"|"mertool eval-loso:--device"|"mertool eval-loso:--seed"|"mertool eval-loso:--threads"|"mertool eval-loso:--dataset"|"mertool eval-loso:-d") ((i++)); continue ;;
             "mertool predict:--device"|"mertool predict:--batch-size"|"mertool predict:-b"|"mertool predict:--dataset"|"mertool predict:-d"|"mertool predict:--data-root") ((i++)); continue ;;
             "mertool compare:--metric"|"mertool compare:-m") ((i++)); continue ;;
             "mertool rescore:--classes"|"mertool rescore:--draws"|"mertool rescore:--seed"|"mertool rescore:--output"|"mertool rescore:-o") ((i++)); continue ;;
@@ -182,6 +182,11 @@ _mertool() {
         "mertool train:--threads") :; return 0 ;;
         "mertool train:--dataset"|"mertool train:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool eval-loso:--output"|"mertool eval-loso:-o") _mertool_compgen file; return 0 ;;
+        "mertool eval-loso:--protocol") :; return 0 ;;
+        "mertool eval-loso:--folds") :; return 0 ;;
+        "mertool eval-loso:--shard") :; return 0 ;;
+        "mertool eval-loso:--workers"|"mertool eval-loso:-j") :; return 0 ;;
+        "mertool eval-loso:--seeds") :; return 0 ;;
         "mertool eval-loso:--arch"|"mertool eval-loso:-a") _mertool_compgen words "bi-woof-svm dfr-net dual-branch hoof-svm lbp-top-svm off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet"; return 0 ;;
         "mertool eval-loso:--opt") :; return 0 ;;
         "mertool eval-loso:--stages") :; return 0 ;;
@@ -190,7 +195,6 @@ _mertool() {
         "mertool eval-loso:--branches") :; return 0 ;;
         "mertool eval-loso:--input-size") :; return 0 ;;
         "mertool eval-loso:--preset") :; return 0 ;;
-        "mertool eval-loso:--protocol") :; return 0 ;;
         "mertool eval-loso:--loss") _mertool_compgen words "ce focal arcface"; return 0 ;;
         "mertool eval-loso:--loss-opt") :; return 0 ;;
         "mertool eval-loso:--epochs") :; return 0 ;;
@@ -207,13 +211,9 @@ _mertool() {
         "mertool eval-loso:--monitor") _mertool_compgen words "val_loss val_uf1"; return 0 ;;
         "mertool eval-loso:--label-map") _mertool_compgen words "native megc2019 casme2-5 rafdb-7 ckplus-7 ckplus-8"; return 0 ;;
         "mertool eval-loso:--norm") _mertool_compgen words "dataset global none"; return 0 ;;
-        "mertool eval-loso:--folds") :; return 0 ;;
-        "mertool eval-loso:--shard") :; return 0 ;;
-        "mertool eval-loso:--workers"|"mertool eval-loso:-j") :; return 0 ;;
-        "mertool eval-loso:--threads") :; return 0 ;;
         "mertool eval-loso:--device") _mertool_compgen words "auto cpu cuda"; return 0 ;;
         "mertool eval-loso:--seed") :; return 0 ;;
-        "mertool eval-loso:--seeds") :; return 0 ;;
+        "mertool eval-loso:--threads") :; return 0 ;;
         "mertool eval-loso:--dataset"|"mertool eval-loso:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool predict:--device") :; return 0 ;;
         "mertool predict:--batch-size"|"mertool predict:-b") :; return 0 ;;
@@ -274,7 +274,7 @@ _mertool() {
             "mertool flow") _mertool_compgen words "--output -o --preset -p --method -m --size --strain --normalize --tvl1-tau --tvl1-lambda --tvl1-theta --tvl1-scales --tvl1-warps --tvl1-epsilon --tvl1-inner --tvl1-outer --tvl1-scale-step --tvl1-median --cv2-threads --dataset -d --label-map --on-error --resume --retry-failed --workers -j --json --help -h" ;;
             "mertool show") _mertool_compgen words "--output -o --panels --list --data-root --help -h" ;;
             "mertool train") _mertool_compgen words "--output -o --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
-            "mertool eval-loso") _mertool_compgen words "--output -o --arch -a --opt --stages --fusion --attention --branches --input-size --preset --protocol --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --folds --shard --resume --report-only --workers -j --threads --save-models --no-plots --json --device --seed --seeds --selection-bias --dataset -d --help -h" ;;
+            "mertool eval-loso") _mertool_compgen words "--output -o --protocol --folds --shard --resume --report-only --workers -j --save-models --no-plots --json --seeds --selection-bias --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
             "mertool predict") _mertool_compgen words "--json --device --batch-size -b --dataset -d --data-root --help -h" ;;
             "mertool compare") _mertool_compgen words "--metric -m --json --help -h" ;;
             "mertool rescore") _mertool_compgen words "--classes --draws --seed --output -o --json --help -h" ;;

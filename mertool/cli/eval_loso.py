@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 import typer
 
 from mertool.cli.common import help_text
-from mertool.cli.training_options import (
-    ARCH,
-    ATTENTION,
-    AUGMENT,
-    BATCH,
-    BRANCHES,
-    DATASET,
-    DEVICE,
-    EARLY_STOP,
-    EPOCHS,
-    FOCAL,
-    FUSION,
-    GAMMA,
-    INPUT_SIZE,
-    LABEL_MAP,
-    LOSS,
-    LOSS_OPT,
-    LR,
-    MONITOR,
-    NORM,
-    OPT,
-    OPTIMIZER,
-    P_RUN,
-    P_TRAIN,
-    PRESET,
-    RECALIBRATE_BN,
-    SCHEDULE,
-    SEED,
-    STAGES,
-    STEP_SIZE,
-    THREADS,
-    VAL_SUBJECTS,
-    WEIGHT_DECAY,
-    Device,
-    Loss,
-    Monitor,
-    Norm,
-    Optimizer,
-    PresetHelpCommand,
-    Schedule,
-)
+from mertool.cli.training_options import P_RUN, P_TRAIN, PresetHelpCommand, with_shared_options
 
 HELP = """\
 Evaluate an architecture fold by fold and report pooled UF1, UAR, accuracy, per-class
@@ -78,6 +41,7 @@ subjects ("ci"). A user model runs by the same rules: --arch path/to/model.py:Cl
 """
 
 
+@with_shared_options
 def eval_loso(
     input: str = typer.Argument(
         ...,
@@ -85,35 +49,9 @@ def eval_loso(
         help="Sample file (flow or crop-rois stage), earlier-stage file, or dataset root.",
     ),
     output: str = typer.Option(..., "--output", "-o", metavar="RESULTS_DIR", help="Results directory."),
-    arch: str | None = ARCH,
-    opt: list[str] | None = OPT,
-    stages: int | None = STAGES,
-    fusion: str | None = FUSION,
-    attention: str | None = ATTENTION,
-    branches: str | None = BRANCHES,
-    input_size: int | None = INPUT_SIZE,
-    preset: str | None = PRESET,
     protocol: str | None = typer.Option(
         None, "--protocol", help="loso (default), kfold:K, composite or split.", rich_help_panel=P_TRAIN
     ),
-    loss: Loss | None = LOSS,
-    focal: bool = FOCAL,
-    loss_opt: list[str] | None = LOSS_OPT,
-    epochs: int | None = EPOCHS,
-    batch_size: int | None = BATCH,
-    lr: float | None = LR,
-    optimizer: Optimizer | None = OPTIMIZER,
-    weight_decay: float | None = WEIGHT_DECAY,
-    schedule: Schedule | None = SCHEDULE,
-    step_size: int | None = STEP_SIZE,
-    gamma: float | None = GAMMA,
-    augment: str | None = AUGMENT,
-    val_subjects: int | None = VAL_SUBJECTS,
-    early_stop: int | None = EARLY_STOP,
-    monitor: Monitor | None = MONITOR,
-    recalibrate_bn: bool | None = RECALIBRATE_BN,
-    label_map: str | None = LABEL_MAP,
-    norm: Norm | None = NORM,
     folds: str | None = typer.Option(
         None,
         "--folds",
@@ -145,7 +83,6 @@ def eval_loso(
         help="Fold processes (0: one per core on CPU, one per GPU on CUDA).",
         rich_help_panel=P_RUN,
     ),
-    threads: int = THREADS,
     save_models: bool = typer.Option(
         False, "--save-models", help="Keep each fold's model file.", rich_help_panel=P_RUN
     ),
@@ -153,8 +90,6 @@ def eval_loso(
     json_out: bool = typer.Option(
         False, "--json", help="Print summary.json on stdout instead of the table.", rich_help_panel=P_RUN
     ),
-    device: Device = DEVICE,
-    seed: int = SEED,
     seeds: int = typer.Option(
         1,
         "--seeds",
@@ -170,7 +105,7 @@ def eval_loso(
         "any choice) and report what picking the best epoch on the test fold would have claimed.",
         rich_help_panel=P_RUN,
     ),
-    dataset: str | None = DATASET,
+    training: dict[str, Any] | None = None,
 ) -> None:
     from rich.markup import escape
 
@@ -178,25 +113,28 @@ def eval_loso(
     from mertool.console import err, info, out
     from mertool.folds.report import console_table
     from mertool.folds.run import run_evaluation, run_seeds
+    from mertool.store.provenance import command_line
     from mertool.training import options
     from mertool.training.prepare import prepared_samples
 
-    cfg = options.run_config(locals())
+    t = {**(training or {}), "protocol": protocol}
+    cfg = options.run_config(t)
     fold_names = [f for f in folds.split(",") if f.strip()] if folds else None
     run_options = dict(
         fold_names=fold_names,
         shard=shard,
         resume=resume,
         workers=workers,
-        threads=threads,
-        device=device.value,
+        threads=t["threads"],
+        device=t["device"].value,
         save_models=save_models,
         report_only=report_only,
         plots=not no_plots,
         test_curve=selection_bias,
+        command=command_line(sys.argv),
     )
     try:
-        with prepared_samples(input, options.input_stage(cfg), dataset=dataset) as sf:
+        with prepared_samples(input, options.input_stage(cfg), dataset=t["dataset"]) as sf:
             if seeds > 1:
                 outcomes = run_seeds(sf, cfg, output, seeds, **run_options)
             else:

@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import typer
 
 from mertool.cli.common import help_text
-from mertool.cli.training_options import (
-    ARCH,
-    ATTENTION,
-    AUGMENT,
-    BATCH,
-    BRANCHES,
-    DATASET,
-    DEVICE,
-    EARLY_STOP,
-    EPOCHS,
-    FOCAL,
-    FUSION,
-    GAMMA,
-    INPUT_SIZE,
-    LABEL_MAP,
-    LOSS,
-    LOSS_OPT,
-    LR,
-    MONITOR,
-    NORM,
-    OPT,
-    OPTIMIZER,
-    PRESET,
-    RECALIBRATE_BN,
-    SCHEDULE,
-    SEED,
-    STAGES,
-    STEP_SIZE,
-    THREADS,
-    VAL_SUBJECTS,
-    WEIGHT_DECAY,
-    Device,
-    Loss,
-    Monitor,
-    Norm,
-    Optimizer,
-    PresetHelpCommand,
-    Schedule,
-)
+from mertool.cli.training_options import PresetHelpCommand, with_shared_options
 
 # ------------------------------------------------------------------------------------------------
 # the command
@@ -71,6 +34,7 @@ Examples:
 """
 
 
+@with_shared_options
 def train(
     input: str = typer.Argument(
         ...,
@@ -78,50 +42,23 @@ def train(
         help="Sample file (flow or crop-rois stage), earlier-stage file, or dataset root.",
     ),
     output: str = typer.Option(..., "--output", "-o", metavar="MODEL", help="Model file to write (.pt)."),
-    arch: str | None = ARCH,
-    opt: list[str] | None = OPT,
-    stages: int | None = STAGES,
-    fusion: str | None = FUSION,
-    attention: str | None = ATTENTION,
-    branches: str | None = BRANCHES,
-    input_size: int | None = INPUT_SIZE,
-    preset: str | None = PRESET,
-    loss: Loss | None = LOSS,
-    focal: bool = FOCAL,
-    loss_opt: list[str] | None = LOSS_OPT,
-    epochs: int | None = EPOCHS,
-    batch_size: int | None = BATCH,
-    lr: float | None = LR,
-    optimizer: Optimizer | None = OPTIMIZER,
-    weight_decay: float | None = WEIGHT_DECAY,
-    schedule: Schedule | None = SCHEDULE,
-    step_size: int | None = STEP_SIZE,
-    gamma: float | None = GAMMA,
-    augment: str | None = AUGMENT,
-    val_subjects: int | None = VAL_SUBJECTS,
-    early_stop: int | None = EARLY_STOP,
-    monitor: Monitor | None = MONITOR,
-    recalibrate_bn: bool | None = RECALIBRATE_BN,
-    label_map: str | None = LABEL_MAP,
-    norm: Norm | None = NORM,
-    device: Device = DEVICE,
-    seed: int = SEED,
-    threads: int = THREADS,
-    dataset: str | None = DATASET,
+    training: dict[str, Any] | None = None,
 ) -> None:
     import torch
 
     from mertool.console import info, make_progress
+    from mertool.store.provenance import command_line
     from mertool.training import options
     from mertool.training.device import resolve_device
     from mertool.training.prepare import prepared_samples
     from mertool.training.trainer import load_samples, train_file
 
-    cfg = options.run_config(locals())
-    dev = resolve_device(device.value)[0]
-    if threads:
-        torch.set_num_threads(threads)
-    with prepared_samples(input, options.input_stage(cfg), dataset=dataset) as sf:
+    t = training or {}
+    cfg = options.run_config(t)
+    dev = resolve_device(t["device"].value)[0]
+    if t["threads"]:
+        torch.set_num_threads(t["threads"])
+    with prepared_samples(input, options.input_stage(cfg), dataset=t["dataset"]) as sf:
         table = load_samples(sf, cfg)
     if table.skipped:
         info(
@@ -144,7 +81,9 @@ def train(
                 status += f"  val loss {rec['val_loss']:.3f} UF1 {rec['val_uf1']:.3f}"
             progress.update(task, completed=rec["epoch"], status=status)
 
-        trained, _ = train_file(None, cfg, output, dev, on_epoch, on_batch, table=table)
+        trained, _ = train_file(
+            None, cfg, output, dev, on_epoch, on_batch, table=table, command=command_line(sys.argv)
+        )
     r = trained.result
     kept = f"epoch {r.best_epoch} of {len(r.history)}" + (" (early stop)" if r.stopped_early else "")
     info(

@@ -4,8 +4,14 @@ validation split, device), declared once; what they mean is resolved in
 
 from __future__ import annotations
 
+import functools
+import inspect
+import keyword
 import sys
+import typing
+from collections.abc import Callable
 from enum import Enum
+from typing import Any
 
 import typer
 from typer.core import TyperCommand
@@ -61,178 +67,82 @@ class PresetHelpCommand(TyperCommand):
 # options shared by train and eval-loso
 
 
-class Loss(str, Enum):
-    ce = "ce"
-    focal = "focal"
-    arcface = "arcface"
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A str Enum of ``values`` (what typer needs to list and check choices)."""
+    return Enum(name, {f"{v}_" if keyword.iskeyword(v) else v: v for v in values}, type=str)
 
 
-class Optimizer(str, Enum):
-    sgd = "sgd"
-    adam = "adam"
-    adamw = "adamw"
-
-
-class Schedule(str, Enum):
-    none = "none"
-    step = "step"
-    cosine = "cosine"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-class Norm(str, Enum):
-    dataset = "dataset"
-    global_ = "global"
-    none = "none"
-
-
-class Monitor(str, Enum):
-    val_loss = "val_loss"
-    val_uf1 = "val_uf1"
-
+Loss = _choices("Loss", ("ce", "focal", "arcface"))
+Optimizer = _choices("Optimizer", ("sgd", "adam", "adamw"))
+Schedule = _choices("Schedule", ("none", "step", "cosine"))
+Device = _choices("Device", ("auto", "cpu", "cuda"))
+Norm = _choices("Norm", ("dataset", "global", "none"))
+Monitor = _choices("Monitor", ("val_loss", "val_uf1"))
 
 P_MODEL = "Model"
 P_TRAIN = "Training (a flag overrides --preset)"
 P_RUN = "Run"
 
-ARCH = typer.Option(
-    None, "--arch", "-a", metavar="NAME", help="Architecture (mertool models list).", rich_help_panel=P_MODEL
+
+def _opt(flags: str, help: str, panel: str, default: Any = None, **kw: Any) -> Any:
+    """``typer.Option(default, *flags.split(), help=..., rich_help_panel=panel, **kw)``."""
+    return typer.Option(default, *flags.split(), help=help, rich_help_panel=panel, **kw)
+
+
+#: (parameter name, type, typer option) of every option train and eval-loso share, in --help order
+# fmt: off
+SHARED: tuple[tuple[str, Any, Any], ...] = (
+    ("arch", str | None, _opt("--arch -a", "Architecture (mertool models list).", P_MODEL, metavar="NAME")),
+    ("opt", list[str] | None, _opt("--opt", "Model option, repeatable (e.g. --opt stages=2).", P_MODEL, metavar="KEY=VALUE")),
+    ("stages", int | None, _opt("--stages", "Model option 'stages' (dfr-net: ResNet stages 1-4).", P_MODEL)),
+    ("fusion", str | None, _opt("--fusion", "Model option 'fusion' (dfr-net: add, mul, cat, attn).", P_MODEL)),
+    ("attention", str | None, _opt("--attention", "Model option 'attention' (dfr-net: none, sa, ca, all).", P_MODEL)),
+    ("branches", str | None, _opt("--branches", "Model option 'branches' (dfr-net: e.g. TSD, TD, SD).", P_MODEL)),
+    ("input_size", int | None, _opt("--input-size", "Input side length (default: the model's).", P_MODEL, min=8)),
+    ("preset", str | None, _opt( "--preset", "A paper's training set-up; '--preset NAME --help' shows it.", P_TRAIN, metavar="NAME" )),
+    ("loss", Loss | None, _opt("--loss", "Loss function (default ce).", P_TRAIN)),
+    ("focal", bool, _opt("--focal", "Same as --loss focal.", P_TRAIN, default=False)),
+    ("loss_opt", list[str] | None, _opt( "--loss-opt", "Loss option, repeatable: gamma=2, alpha=balanced (focal); class_weights=balanced, label_smoothing=0.1 (ce).", P_TRAIN, metavar="KEY=VALUE", )),
+    ("epochs", int | None, _opt("--epochs", "Epochs (default 30).", P_TRAIN, min=1)),
+    ("batch_size", int | None, _opt("--batch-size -b", "Batch size (default 32).", P_TRAIN, min=1)),
+    ("lr", float | None, _opt("--lr", "Learning rate (default 1e-3).", P_TRAIN)),
+    ("optimizer", Optimizer | None, _opt("--optimizer", "Optimiser (default adam; SGD uses momentum 0.9).", P_TRAIN)),
+    ("weight_decay", float | None, _opt("--weight-decay", "Weight decay (default 0).", P_TRAIN)),
+    ("schedule", Schedule | None, _opt("--schedule", "Learning-rate schedule (default none).", P_TRAIN)),
+    ("step_size", int | None, _opt("--step-size", "Step schedule: epochs per decay (default epochs/3).", P_TRAIN, min=1)),
+    ("gamma", float | None, _opt("--gamma", "Step schedule: decay factor (default 0.1).", P_TRAIN)),
+    ("augment", str | None, _opt( "--augment", "Comma list of hflip, crop[=F], rotate[=DEG], contrast[=F], xN (offline N-fold), or none.", P_TRAIN, metavar="SPEC", )),
+    ("val_subjects", int | None, _opt( "--val-subjects", "Validation subjects drawn from the TRAINING subjects for early stopping and choosing the epoch (default 0: keep the last epoch).", P_TRAIN, min=0, )),
+    ("early_stop", int | None, _opt( "--early-stop", "Stop after N epochs without validation improvement (needs --val-subjects).", P_TRAIN, min=0, )),
+    ("monitor", Monitor | None, _opt("--monitor", "Validation score that picks the epoch (default val_loss).", P_TRAIN)),
+    ("recalibrate_bn", bool | None, _opt( "--recalibrate-bn/--no-recalibrate-bn", "Recompute BatchNorm statistics with the kept weights over the training samples (default on; docs/training.md says why).", P_TRAIN, )),
+    ("label_map", str | None, _opt( "--label-map", "Label map (megc2019, casme2-5, native, ...); default: the file's.", P_TRAIN, metavar="NAME", )),
+    ("norm", Norm | None, _opt( "--norm", "Input normalisation from the training samples: per dataset (default), global, none.", P_TRAIN, )),
+    ("device", Device, _opt("--device", "auto: CUDA if present, else CPU.", P_RUN, default=Device.auto)),
+    ("seed", int, _opt( "--seed", "Random seed (recorded; same seed, same numbers on the same machine).", P_RUN, default=0 )),
+    ("threads", int, _opt( "--threads", "Intra-op threads (0: train uses torch's default; eval-loso one per fold process on CPU, so -j never changes the numbers).", P_RUN, default=0, min=0, )),
+    ("dataset", str | None, _opt("--dataset -d", "Dataset reader when INPUT is a dataset root.", P_RUN, metavar="NAME")),
 )
-OPT = typer.Option(
-    None,
-    "--opt",
-    metavar="KEY=VALUE",
-    help="Model option, repeatable (e.g. --opt stages=2).",
-    rich_help_panel=P_MODEL,
-)
-STAGES = typer.Option(
-    None, "--stages", help="Model option 'stages' (dfr-net: ResNet stages 1-4).", rich_help_panel=P_MODEL
-)
-FUSION = typer.Option(
-    None, "--fusion", help="Model option 'fusion' (dfr-net: add, mul, cat, attn).", rich_help_panel=P_MODEL
-)
-ATTENTION = typer.Option(
-    None,
-    "--attention",
-    help="Model option 'attention' (dfr-net: none, sa, ca, all).",
-    rich_help_panel=P_MODEL,
-)
-BRANCHES = typer.Option(
-    None, "--branches", help="Model option 'branches' (dfr-net: e.g. TSD, TD, SD).", rich_help_panel=P_MODEL
-)
-INPUT_SIZE = typer.Option(
-    None, "--input-size", min=8, help="Input side length (default: the model's).", rich_help_panel=P_MODEL
-)
-PRESET = typer.Option(
-    None,
-    "--preset",
-    metavar="NAME",
-    help="A paper's training set-up; '--preset NAME --help' shows it.",
-    rich_help_panel=P_TRAIN,
-)
-LOSS = typer.Option(None, "--loss", help="Loss function (default ce).", rich_help_panel=P_TRAIN)
-FOCAL = typer.Option(False, "--focal", help="Same as --loss focal.", rich_help_panel=P_TRAIN)
-LOSS_OPT = typer.Option(
-    None,
-    "--loss-opt",
-    metavar="KEY=VALUE",
-    help="Loss option, repeatable: gamma=2, alpha=balanced (focal); class_weights=balanced, label_smoothing=0.1 (ce).",
-    rich_help_panel=P_TRAIN,
-)
-EPOCHS = typer.Option(None, "--epochs", min=1, help="Epochs (default 30).", rich_help_panel=P_TRAIN)
-BATCH = typer.Option(
-    None, "--batch-size", "-b", min=1, help="Batch size (default 32).", rich_help_panel=P_TRAIN
-)
-LR = typer.Option(None, "--lr", help="Learning rate (default 1e-3).", rich_help_panel=P_TRAIN)
-OPTIMIZER = typer.Option(
-    None, "--optimizer", help="Optimiser (default adam; SGD uses momentum 0.9).", rich_help_panel=P_TRAIN
-)
-WEIGHT_DECAY = typer.Option(None, "--weight-decay", help="Weight decay (default 0).", rich_help_panel=P_TRAIN)
-SCHEDULE = typer.Option(
-    None, "--schedule", help="Learning-rate schedule (default none).", rich_help_panel=P_TRAIN
-)
-STEP_SIZE = typer.Option(
-    None,
-    "--step-size",
-    min=1,
-    help="Step schedule: epochs per decay (default epochs/3).",
-    rich_help_panel=P_TRAIN,
-)
-GAMMA = typer.Option(
-    None, "--gamma", help="Step schedule: decay factor (default 0.1).", rich_help_panel=P_TRAIN
-)
-AUGMENT = typer.Option(
-    None,
-    "--augment",
-    metavar="SPEC",
-    help="Comma list of hflip, crop[=F], rotate[=DEG], contrast[=F], xN (offline N-fold), or none.",
-    rich_help_panel=P_TRAIN,
-)
-VAL_SUBJECTS = typer.Option(
-    None,
-    "--val-subjects",
-    min=0,
-    help="Validation subjects drawn from the TRAINING subjects for early stopping and choosing the epoch (default 0: keep the last epoch).",
-    rich_help_panel=P_TRAIN,
-)
-EARLY_STOP = typer.Option(
-    None,
-    "--early-stop",
-    min=0,
-    help="Stop after N epochs without validation improvement (needs --val-subjects).",
-    rich_help_panel=P_TRAIN,
-)
-MONITOR = typer.Option(
-    None,
-    "--monitor",
-    help="Validation score that picks the epoch (default val_loss).",
-    rich_help_panel=P_TRAIN,
-)
-RECALIBRATE_BN = typer.Option(
-    None,
-    "--recalibrate-bn/--no-recalibrate-bn",
-    help="Recompute BatchNorm statistics with the kept weights over the training samples (default on; "
-    "docs/training.md says why).",
-    rich_help_panel=P_TRAIN,
-)
-LABEL_MAP = typer.Option(
-    None,
-    "--label-map",
-    metavar="NAME",
-    help="Label map (megc2019, casme2-5, native, ...); default: the file's.",
-    rich_help_panel=P_TRAIN,
-)
-NORM = typer.Option(
-    None,
-    "--norm",
-    help="Input normalisation from the training samples: per dataset (default), global, none.",
-    rich_help_panel=P_TRAIN,
-)
-DEVICE = typer.Option(Device.auto, "--device", help="auto: CUDA if present, else CPU.", rich_help_panel=P_RUN)
-SEED = typer.Option(
-    0,
-    "--seed",
-    help="Random seed (recorded; same seed, same numbers on the same machine).",
-    rich_help_panel=P_RUN,
-)
-THREADS = typer.Option(
-    0,
-    "--threads",
-    min=0,
-    help="Intra-op threads (0: train uses torch's default; eval-loso one per fold process on CPU, so -j "
-    "never changes the numbers).",
-    rich_help_panel=P_RUN,
-)
-DATASET = typer.Option(
-    None,
-    "--dataset",
-    "-d",
-    metavar="NAME",
-    help="Dataset reader when INPUT is a dataset root.",
-    rich_help_panel=P_RUN,
-)
+# fmt: on
+
+
+def with_shared_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Give a command the :data:`SHARED` options: they replace its ``training`` parameter (typer
+    reads the signature), which receives them as one dict. The command's own options keep their
+    place; the shared ones come after them, in their panels."""
+    sig = inspect.signature(func)
+    own = [p for p in sig.parameters.values() if p.name != "training"]
+    shared = [
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=o, annotation=t) for n, t, o in SHARED
+    ]
+    own_hints = {k: v for k, v in typing.get_type_hints(func).items() if k != "training"}
+
+    @functools.wraps(func)
+    def command(**values: Any) -> Any:
+        training = {n: values.pop(n) for n, _, _ in SHARED}
+        return func(**values, training=training)
+
+    command.__signature__ = sig.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+    command.__annotations__ = {**own_hints, **{n: t for n, t, _ in SHARED}}
+    del command.__wrapped__  # typer must read the new signature, not the original's
+    return command
