@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 
 import typer
@@ -95,11 +96,14 @@ def crop_rois(
     from mertool.stages.crop_rois import parse_roles, parse_sets, run
     from mertool.store import data_roots
     from mertool.store import schema as S
+    from mertool.store.provenance import command_line
 
     parse_sets(regions)  # fail on a typo before any face is detected
     parse_roles(frames)
     raw = {"dataset": dataset, "label_map": label_map, "workers": workers}
-    with data_roots(data_root), prepared_input(input, requirements(S.STAGE_ROIS), raw_options=raw) as sf:
+    command = command_line(sys.argv)
+    needs = requirements(S.STAGE_ROIS)
+    with data_roots(data_root), prepared_input(input, needs, raw_options=raw, command=command) as sf:
         run(
             sf,
             output,
@@ -112,6 +116,7 @@ def crop_rois(
             on_error=on_error.value,
             resume=resume,
             retry_failed=retry_failed,
+            command=command,
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 
 import typer
@@ -96,6 +97,7 @@ def detect_faces(
     """
     from mertool.stages.detect_faces import run
     from mertool.store import data_roots
+    from mertool.store.provenance import command_line
 
     with data_roots(data_root):
         run(
@@ -113,6 +115,7 @@ def detect_faces(
             resume=resume,
             retry_failed=retry_failed,
             limit=limit or None,
+            command=command_line(sys.argv),
         )
 
 

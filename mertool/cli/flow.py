@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 
 import typer
@@ -117,6 +118,7 @@ def flow(
     from mertool.stages.flow import FlowOptions, process
     from mertool.store import schema as S
     from mertool.store.pipes import STDIO
+    from mertool.store.provenance import command_line
 
     if json_out and (output is None or output == STDIO):
         raise MertoolError(
@@ -151,7 +153,8 @@ def flow(
         preset=name, params=params, size=size, strain=strain.value, normalization=normalize.value
     )
     raw = {k: v for k, v in {"dataset": dataset, "label_map": label_map}.items() if v is not None}
-    with prepared_input(input, requirements(S.STAGE_FLOW), raw_options=raw) as sf:
+    command = command_line(sys.argv)
+    with prepared_input(input, requirements(S.STAGE_FLOW), raw_options=raw, command=command) as sf:
         report = process(
             sf,
             output,
@@ -161,6 +164,7 @@ def flow(
             retry_failed=retry_failed,
             workers=workers,
             cv2_threads=cv2_threads,
+            command=command,
         )
     if json_out:
         print_json(report.as_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from typing import Any
 
@@ -96,6 +97,7 @@ def spot_apex(
     from mertool.stages.spot_apex import process
     from mertool.store import schema as S
     from mertool.store.pipes import STDIO, stdout_is_terminal
+    from mertool.store.provenance import command_line
 
     write = True
     if output is None and stdout_is_terminal():
@@ -116,7 +118,8 @@ def spot_apex(
         boxes=boxes.value,
     )
     raw = {k: v for k, v in {"dataset": dataset, "label_map": label_map}.items() if v is not None}
-    with prepared_input(input, requirements(S.STAGE_APEX), raw_options=raw) as sf:
+    command = command_line(sys.argv)
+    with prepared_input(input, requirements(S.STAGE_APEX), raw_options=raw, command=command) as sf:
         report = process(
             sf,
             output,
@@ -129,6 +132,7 @@ def spot_apex(
             retry_failed=retry_failed,
             workers=workers,
             write=write,
+            command=command,
         )
     if json_out:
         print_json(report.as_dict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from enum import Enum
 from pathlib import Path
 
@@ -103,6 +104,7 @@ def synth(
 ) -> None:
     from mertool.cli.common import print_json
     from mertool.console import info
+    from mertool.store.provenance import command_line
     from mertool.synth import SynthConfig, generate
     from mertool.synth.layouts import LAYOUT_CHOICES
 
@@ -120,7 +122,7 @@ def synth(
         photos=None if photos is None else tuple(photos.split(",")),
         photo_dir=None if photo_dir is None else str(photo_dir),
     )
-    result = generate(out_dir, config, truth_path=truth, overwrite=overwrite)
+    result = generate(out_dir, config, truth_path=truth, overwrite=overwrite, command=command_line(sys.argv))
     summary = {
         "dataset_root": str(result.dataset_root),
         "roots": {k: str(v) for k, v in result.roots.items()},

@@ -99,14 +99,18 @@ def _missing(done: list[str], requires: tuple[str, ...]) -> list[str]:
 
 @contextmanager
 def prepared_input(
-    arg: str | Path | None, requires: tuple[str, ...], raw_options: dict[str, Any] | None = None
+    arg: str | Path | None,
+    requires: tuple[str, ...],
+    raw_options: dict[str, Any] | None = None,
+    command: str | None = None,
 ) -> Iterator[SampleFile]:
     """Open ``arg`` as a sample file with every stage in ``requires`` done.
 
-    ``raw_options`` go to ``detect-faces`` when ``arg`` is a dataset root (e.g. ``dataset``).
+    ``raw_options`` go to ``detect-faces`` when ``arg`` is a dataset root (e.g. ``dataset``);
+    ``command`` is recorded in the provenance of the stages run here (the command that needed them).
     """
     chain = _missing([], requires)
-    with chained(arg, chain, {chain[0]: raw_options or {}} if chain else None) as sf:
+    with chained(arg, chain, {chain[0]: raw_options or {}} if chain else None, command=command) as sf:
         yield sf
 
 
@@ -117,12 +121,13 @@ def chained(
     options: Mapping[str, Mapping[str, Any]] | None = None,
     ready: Callable[[SampleFile], bool] | None = None,
     settings_name: str = "the given settings",
+    command: str | None = None,
 ) -> Iterator[SampleFile]:
     """Open ``arg`` with the stages of ``chain`` (in order) done, running the missing ones into
     temporary files: each with its ``chain_options`` (:func:`register_stage`) updated by
     ``options[stage]``. ``ready(file)`` may say a file needs nothing more (its outputs are there
     although its history does not list the stage); ``settings_name`` says where ``options`` came
-    from in the progress message."""
+    from in the progress message; ``command`` is recorded in the provenance of the stages run here."""
     from mertool.console import info
 
     given = dict(options or {})
@@ -145,7 +150,7 @@ def chained(
             extra = dict(given.get(name) or {})
             info(f"[dim]running {name} first with {settings_name if extra else 'its defaults'}[/]")
             out = tmpdir / f"{name}.h5"
-            stage(name).run(current, out, **{**stage(name).chain_options, **extra})
+            stage(name).run(current, out, **{**stage(name).chain_options, **extra}, command=command)
             current = out
             ran.append(name)
         # messages name what the user gave, not the temporary file that is gone afterwards

@@ -285,10 +285,12 @@ def run(
     on_error: str = "skip",
     resume: bool = False,
     retry_failed: bool = False,
+    command: str | None = None,
 ) -> CropRunSummary:
     """Run crop-rois on a sample file that has detect-faces done (a path, an open
     :class:`SampleFile`, or ``-``/None for stdin) into ``output`` (path, or ``-``/None: stdout).
-    ``retry_failed`` (implies ``resume``) cuts the samples that failed again."""
+    ``retry_failed`` (implies ``resume``) cuts the samples that failed again. ``command``: the
+    command line recorded in the output."""
     from mertool.console import info
     from mertool.store import open_input, open_output
 
@@ -318,7 +320,13 @@ def run(
                 hint="run mertool detect-faces first, or give crop-rois the dataset root",
             )
         with open_output(
-            output, S.STAGE_ROIS, params=params, source=src, resume=resume, retry_failed=retry_failed
+            output,
+            S.STAGE_ROIS,
+            params=params,
+            source=src,
+            resume=resume,
+            retry_failed=retry_failed,
+            command=command,
         ) as writer:
 
             def prepare(rec: Any) -> dict[str, Any]:

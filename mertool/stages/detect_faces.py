@@ -171,12 +171,13 @@ def run(
     resume: bool = False,
     retry_failed: bool = False,
     limit: int | None = None,
+    command: str | None = None,
 ) -> FaceRunSummary:
     """Run detect-faces from ``source`` (dataset root, frames folder, video, sample file, or
     ``-``/None for stdin) into ``output`` (a path, or ``-``/None for stdout).
 
     ``resume`` keeps the samples already in ``output``; ``retry_failed`` (implies ``resume``)
-    does those that failed again."""
+    does those that failed again. ``command``: the command line recorded in the output."""
     from contextlib import ExitStack
 
     from mertool.console import info
@@ -221,6 +222,7 @@ def run(
                 inputs=inputs,
                 resume=resume,
                 retry_failed=retry_failed,
+                command=command,
             )
         )
         by_id = {job.clip.sample_id: job for job in jobs}

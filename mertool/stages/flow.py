@@ -235,10 +235,11 @@ def process(
     workers: int = 0,
     cv2_threads: int = 0,
     command_params: dict[str, Any] | None = None,
+    command: str | None = None,
 ) -> FlowReport:
     """Run the flow stage over every sample of ``sf`` into ``output`` (path, '-' or None).
     ``resume`` keeps the samples already in ``output``; ``retry_failed`` (implies ``resume``)
-    does those that failed again."""
+    does those that failed again. ``command``: the command line recorded in the output."""
     from mertool.motion import normalize
 
     if options.params.method == "tvl1":
@@ -257,7 +258,13 @@ def process(
     params = {**options.record(), "on_error": on_error, **(command_params or {})}
     report = FlowReport()
     with open_output(
-        output, S.STAGE_FLOW, params=params, source=sf, resume=resume, retry_failed=retry_failed
+        output,
+        S.STAGE_FLOW,
+        params=params,
+        source=sf,
+        resume=resume,
+        retry_failed=retry_failed,
+        command=command,
     ) as writer:
         held: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # dataset normalisation
 

@@ -135,10 +135,11 @@ def process(
     workers: int = 0,
     write: bool = True,
     command_params: dict[str, Any] | None = None,
+    command: str | None = None,
 ) -> SpotReport:
     """Spot the apex of every sample of ``sf``; write to ``output`` unless ``write`` is False.
     ``resume`` keeps the samples already in ``output``; ``retry_failed`` (implies ``resume``)
-    does those that failed again."""
+    does those that failed again. ``command``: the command line recorded in the output."""
     from dataclasses import asdict
 
     check_method(method)
@@ -160,7 +161,14 @@ def process(
     }
     report = SpotReport(method, fallback, tuple(compare))
     with open_writer(
-        output, S.STAGE_APEX, write, params=params, source=sf, resume=resume, retry_failed=retry_failed
+        output,
+        S.STAGE_APEX,
+        write,
+        params=params,
+        source=sf,
+        resume=resume,
+        retry_failed=retry_failed,
+        command=command,
     ) as writer:
 
         def prepare(rec: SampleRecord) -> SpotTask:

@@ -100,15 +100,24 @@ def open_output(
     inputs: list[dict[str, str]] | None = None,
     resume: bool = False,
     retry_failed: bool = False,
+    command: str | None = None,
 ) -> Iterator[SampleWriter]:
     """A :class:`SampleWriter` for ``-o`` (file, ``-`` or omitted), committed on success.
-    ``retry_failed`` resumes too, and processes the samples that failed again."""
+    ``retry_failed`` resumes too, and processes the samples that failed again; ``command`` is the
+    command line recorded in the file's provenance."""
     target = output_target(arg)
     if (resume or retry_failed) and target is None:
         flag = "--retry-failed" if retry_failed else "--resume"
         raise StoreError(f"{flag} needs -o FILE (a stream on stdout cannot be resumed)")
     writer = SampleWriter(
-        target, stage, params, source=source, inputs=inputs, resume=resume, retry_failed=retry_failed
+        target,
+        stage,
+        params,
+        source=source,
+        inputs=inputs,
+        resume=resume,
+        command=command,
+        retry_failed=retry_failed,
     )
     try:
         yield writer

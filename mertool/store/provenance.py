@@ -20,7 +20,7 @@ import hashlib
 import json
 import shlex
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,12 @@ def sha256_manifest(paths: Iterable[str | Path], root: str | Path | None = None)
     return h.hexdigest()
 
 
-def command_line(argv: list[str] | None = None) -> str:
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """``argv`` as one shell-quoted line, the program by its file name (``mertool detect-faces ...``).
+
+    The command-line layer (``mertool/cli``) calls it on ``sys.argv`` and passes the line down as
+    ``command``: nothing below the CLI reads ``sys.argv``. Without ``argv`` it reads ``sys.argv``
+    (for callers not yet given the line explicitly)."""
     argv = list(sys.argv if argv is None else argv)
     if argv:
         argv[0] = Path(argv[0]).name
@@ -82,11 +87,13 @@ def make_provenance(
     history: list[dict[str, Any]] | None = None,
     command: str | None = None,
 ) -> dict[str, Any]:
-    """The provenance record of one stage run, as plain JSON-able values."""
+    """The provenance record of one stage run, as plain JSON-able values. ``command`` is the command
+    line that made it, given by the caller (the CLI passes its own; a Python caller may pass its
+    own or nothing: then no command is recorded)."""
     return {
         "stage": stage,
         "mertool_version": __version__,
-        "command": command if command is not None else command_line(),
+        "command": command,
         "params": _jsonable(params or {}),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "inputs": _jsonable(inputs or []),

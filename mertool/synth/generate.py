@@ -160,9 +160,11 @@ def generate(
     truth_path: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    command: str | None = None,
 ) -> SynthResult:
     """Write the dataset tree(s) under ``out_dir`` and the ground truth (default
-    ``out_dir/synth_truth.h5``). Refuses to replace existing output unless ``overwrite``."""
+    ``out_dir/synth_truth.h5``, whose provenance records ``command``). Refuses to replace existing
+    output unless ``overwrite``."""
     import cv2
 
     from mertool.console import progress_task
@@ -215,7 +217,7 @@ def generate(
     partials = []
     try:
         with (
-            SampleWriter(truth_file, T.STAGE, params=params, inputs=inputs) as writer,
+            SampleWriter(truth_file, T.STAGE, params=params, inputs=inputs, command=command) as writer,
             progress_task("synth", n_total) if progress else nullcontext(_no_progress) as advance,
         ):
             for part_index, layout in enumerate(layouts):

@@ -172,15 +172,22 @@ def fit_closed_form(
 
 
 def model_meta(
-    table: SampleTable, cfg: RunConfig, trained: Trained, inputs, size: int, three: bool, seed: int
+    table: SampleTable,
+    cfg: RunConfig,
+    trained: Trained,
+    inputs,
+    size: int,
+    three: bool,
+    seed: int,
+    command: str | None = None,
 ) -> dict[str, Any]:
-    """The model-file metadata of a trained model (see :mod:`mertool.training.checkpoint`)."""
-    from mertool.store.provenance import command_line
+    """The model-file metadata of a trained model (see :mod:`mertool.training.checkpoint`);
+    ``command`` is the command line that trained it, as the caller gives it."""
     from mertool.training.data import required_stage
 
     used = np.concatenate([trained.train_rows, trained.val_rows])
     return {
-        "command": command_line(),
+        "command": command,
         "arch": cfg.arch,
         "options": dict(cfg.options),
         "num_classes": len(table.classes),
@@ -218,9 +225,11 @@ def train_file(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_batch: Callable[[int, int, float], None] | None = None,
     table: SampleTable | None = None,
+    command: str | None = None,
 ) -> tuple[Trained, SampleTable]:
     """``mertool train``: one model on every usable sample of ``source`` (less the validation
-    subjects when ``cfg.val_subjects`` > 0), saved to ``output``."""
+    subjects when ``cfg.val_subjects`` > 0), saved to ``output`` with ``command`` (the command
+    line, recorded in the model file)."""
     from mertool.evaluation.protocols import sample_groups
     from mertool.training.checkpoint import save_model
     from mertool.training.data import load_table
@@ -234,6 +243,8 @@ def train_file(
     groups = sample_groups(table.datasets, table.subjects, table.ids)
     trained = train_on_rows(table, np.arange(len(table)), groups, cfg, cfg.seed, device, on_epoch, on_batch)
     save_model(
-        output, trained.model, model_meta(table, cfg, trained, inputs, size, three_frames(cfg), cfg.seed)
+        output,
+        trained.model,
+        model_meta(table, cfg, trained, inputs, size, three_frames(cfg), cfg.seed, command=command),
     )
     return trained, table
