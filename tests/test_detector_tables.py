@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 
-from mertool.detector.paper_tables import CLASSIFIER_MARKER, CLASSIFIER_ROW, HEADER, ROWS, main, write_table
+from mertool.tables.paper_000 import CLASSIFIER_MARKER, CLASSIFIER_ROW, HEADER, main, write_table
+from mertool.tables.paper_000 import DETECTOR_ROWS as ROWS
 
 
 def test_rows_name_paper_rows_and_shipped_models():
     from mertool.detector.train import VARIANTS
-    from mertool.tables.published import TABLES
+    from mertool.tables.registry import TABLES
 
     for target, rows in ROWS.items():
         for paper_row, model in rows:

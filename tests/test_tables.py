@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from mertool.errors import MertoolError
-from mertool.tables import experiments as X
-from mertool.tables.published import TABLES
+from mertool.tables import spec as X
+from mertool.tables.registry import EXPERIMENTS, TABLES, TARGETS
 from mertool.tables.runner import TRAIN_FLAGS
 
 TABLES_MD_TARGETS = (
@@ -29,15 +29,15 @@ TABLES_MD_TARGETS = (
 
 
 def test_one_experiment_per_paper_table():
-    assert sorted(X.EXPERIMENTS) == sorted(TABLES) == sorted(TABLES_MD_TARGETS)
-    assert list(X.TARGETS) == sorted(TABLES_MD_TARGETS)
+    assert sorted(EXPERIMENTS) == sorted(TABLES) == sorted(TABLES_MD_TARGETS)
+    assert list(TARGETS) == sorted(TABLES_MD_TARGETS)
 
 
 @pytest.mark.parametrize("target", TABLES_MD_TARGETS)
 def test_every_paper_row_has_an_experiment_with_its_columns(target):
     from mertool.models.paper_table import ROWS as MODEL_ROWS
 
-    exp, paper = X.EXPERIMENTS[target], TABLES[target]
+    exp, paper = EXPERIMENTS[target], TABLES[target]
     assert [r.name for r in exp.rows] == [r.name for r in paper.rows]  # no row without an experiment
     model_rows = {(r.source, r.row) for r in MODEL_ROWS}
     for row in exp.rows:
@@ -61,14 +61,14 @@ def test_every_paper_row_has_an_experiment_with_its_columns(target):
 def test_shared_rows_are_the_same_run():
     """The paper's best model appears in five 004 tables: one definition, hence one run."""
     best = {
-        X.EXPERIMENTS[t].rows[-1].runs["main"]
+        EXPERIMENTS[t].rows[-1].runs["main"]
         for t in ("table-004-3", "table-004-4", "table-004-6", "table-004-7")
     }
-    best.add(X.EXPERIMENTS["table-004-2"].rows[0].runs["main"])
-    best.add(X.EXPERIMENTS["table-004-8"].rows[2].runs["main"])
+    best.add(EXPERIMENTS["table-004-2"].rows[0].runs["main"])
+    best.add(EXPERIMENTS["table-004-8"].rows[2].runs["main"])
     assert len(best) == 1
-    assert X.EXPERIMENTS["table-000-4"].rows[1].runs == X.EXPERIMENTS["table-000-3"].rows[2].runs
-    assert X.EXPERIMENTS["table-002-8"].rows[0].runs == X.EXPERIMENTS["table-002-7"].rows[3].runs
+    assert EXPERIMENTS["table-000-4"].rows[1].runs == EXPERIMENTS["table-000-3"].rows[2].runs
+    assert EXPERIMENTS["table-002-8"].rows[0].runs == EXPERIMENTS["table-002-7"].rows[3].runs
 
 
 class _Resolved(Exception):
@@ -77,7 +77,7 @@ class _Resolved(Exception):
 
 def _eval_runs():
     for t in TABLES_MD_TARGETS:
-        exp = X.EXPERIMENTS[t]
+        exp = EXPERIMENTS[t]
         for row in exp.rows:
             for key, run in row.runs.items():
                 if run.kind == "eval":
@@ -205,7 +205,7 @@ def test_report_units_and_missing_values(tmp_path):
 
 
 def test_detector_tables_use_the_shared_writer(tmp_path):
-    from mertool.detector.paper_tables import CLASSIFIER_MARKER, CLASSIFIER_ROW, write_table
+    from mertool.tables.paper_000 import CLASSIFIER_MARKER, CLASSIFIER_ROW, write_table
     from mertool.tables.report import SMOKE_BANNER
 
     rows = [[CLASSIFIER_ROW, "se-resnet50", 0.8739, 0.8399, 0.8548] + [None] * 9 + [CLASSIFIER_MARKER]]
@@ -245,7 +245,7 @@ def test_make_target_without_data_stops_with_a_message(tmp_path, mertool_bin):
 def test_cli_list_and_unknown_target(cli):
     r = cli("tables", "list", "--json")
     data = json.loads(r.stdout)
-    assert [t["target"] for t in data["targets"]] == list(X.TARGETS)
+    assert [t["target"] for t in data["targets"]] == list(TARGETS)
     needs = {t["target"]: t["needs"] for t in data["targets"]}
     assert needs["table-004-3"] == ["CASME2", "SAMM", "SMIC"] and needs["table-004-9"] == []
     assert needs["table-001-5"] == ["SAMM", "CKPLUS"] and needs["table-000-4"] == ["RAFDB", "WIDERFACE"]
@@ -386,7 +386,7 @@ def test_smoke_target_runs_caches_and_resumes(tmp_path, monkeypatch):
     assert "mertool spot-apex" in text and "--method label --fallback dc-rois" in text
 
     calls = []
-    monkeypatch.setattr(runner, "run_cli", lambda *a, **k: calls.append(a) or "")
+    monkeypatch.setattr(runner, "run_command", lambda *a, **k: calls.append(a) or "")
     ctx2 = runner.Context(results=tmp_path, smoke=True, resume=True, quiet=True)
     _, csv2 = runner.run_target("table-004-7", ctx2)
     assert calls == []  # inputs cached, runs finished: nothing ran
@@ -396,3 +396,38 @@ def test_smoke_target_runs_caches_and_resumes(tmp_path, monkeypatch):
     ctx3 = runner.Context(results=tmp_path, smoke=True, resume=False, quiet=True)
     runner.run_target("table-004-7", ctx3)  # without --resume the runs (not the inputs) run again
     assert [a[0][0] for a in calls] == ["eval-loso", "eval-loso"]
+
+
+# ------------------------------------------------------------------------------------------------
+# the rows' command lines as keyword arguments
+
+
+def test_keyword_args_parse_the_table_commands():
+    from mertool.tables.commands import keyword_args
+
+    argv = ["in.h5", "--preset", "abn-001", "--opt", "abn=true", "--opt", "roi=true", "--input-size", "16",
+            "--augment", "rotate=10,hflip,contrast=0.2,x2", "--no-plots", "-o", "r"]  # fmt: skip
+    assert keyword_args(argv) == (
+        ["in.h5"],
+        {"preset": "abn-001", "opt": ["abn=true", "roi=true"], "input_size": 16,
+         "augment": "rotate=10,hflip,contrast=0.2,x2", "no_plots": True, "output": "r"},
+    )  # fmt: skip
+    assert keyword_args(["w.pt", "d.yaml", "--imgsz", "160", "--json"]) == (
+        ["w.pt", "d.yaml"],
+        {"imgsz": 160, "json": True},
+    )
+    assert keyword_args(["r.h5", "--keep-frames", "--resume", "-o", "x.h5"])[1] == {
+        "keep_frames": True, "resume": True, "output": "x.h5",
+    }  # fmt: skip
+    with pytest.raises(MertoolError, match="positionals first"):
+        keyword_args(["--size", "224", "--keep-frames", "-o", "x", "late"])
+
+
+def test_every_step_of_every_table_is_a_known_call():
+    from mertool.tables.commands import COMMANDS
+
+    stages = {"detect-faces", "spot-apex", "crop-rois", "flow"}
+    steps = {s.command for p in X.PREPS.values() for s in p.steps}
+    assert steps <= stages | {"detector-prepare", "frames-as-samples"}
+    assert {"train", "eval-loso", "detector synth", "detector prepare", "detector train", "detector eval",
+            "tables frames-as-samples"} <= set(COMMANDS)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -33,8 +34,8 @@ def list_targets(json_out: bool = JSON) -> None:
     """Every table target: the paper's table, the Make variables it needs, its rows."""
     from mertool.cli.common import print_json
     from mertool.console import out
-    from mertool.tables.experiments import DATA_VARS, EXPERIMENTS, TARGETS
-    from mertool.tables.published import TABLES
+    from mertool.tables.registry import EXPERIMENTS, TABLES, TARGETS
+    from mertool.tables.spec import DATA_VARS
 
     items = []
     for t in TARGETS:
@@ -97,8 +98,9 @@ def run(
     (printed on stdout; progress on stderr)."""
     from mertool.console import info, is_quiet
     from mertool.errors import MertoolError
-    from mertool.tables.experiments import DATA_VARS, get_experiment
+    from mertool.tables.registry import get_experiment
     from mertool.tables.runner import Context, run_target
+    from mertool.tables.spec import DATA_VARS
 
     given: dict[str, Path] = {}
     for item in data or []:
@@ -139,7 +141,7 @@ def frames_as_samples(
     from mertool.store.provenance import command_line
     from mertool.tables.frames import expand_frames
 
-    counts = expand_frames(input, output, command=command_line())
+    counts = expand_frames(input, output, command=command_line(sys.argv))
     info(
         f"{counts['frames']} frame samples from {counts['clips']} clips ({counts['failed']} failed) -> {output}"
     )

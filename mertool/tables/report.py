@@ -1,6 +1,6 @@
 """``results/<target>.md`` and ``.csv``: the paper's rows and ours side by side, and how ours were made.
 
-Two layers, used by every table target (the detector's ``python -m mertool.detector.paper_tables``
+Two layers, used by every table target (the detector's ``python -m mertool.tables.paper_000``
 included):
 
 :func:`write_files`
@@ -8,7 +8,7 @@ included):
     :data:`SMOKE_BANNER`, paragraphs, the table, notes and extra sections) and ``OUT/STEM.csv``
     (the same rows, raw values, ``""`` for a missing one). Both are written atomically.
 :func:`paper_table`
-    a :class:`~mertool.tables.published.PaperTable` and our values per row -> header and rows in
+    a :class:`~mertool.tables.spec.PaperTable` and our values per row -> header and rows in
     the layout every target shares: for each of the paper's columns, ``COL (paper)``,
     ``COL (ours)``, ``COL (Δ)`` (ours − paper, in the paper's unit), then extra columns.
     The paper's literature rows (other methods) go to a second table, as given.
@@ -172,7 +172,7 @@ def paper_table(
 ) -> tuple[list[str], list[list[Any]], list[list[str]]]:
     """Header, CSV rows and markdown rows of the paper's rows with ours beside them.
 
-    ``paper`` is a :class:`~mertool.tables.published.PaperTable`; ``ours`` maps its row names to
+    ``paper`` is a :class:`~mertool.tables.spec.PaperTable`; ``ours`` maps its row names to
     :class:`OursRow`. A value of ours that is a number is formatted like the paper's cell of the
     same column (decimals, unit suffix) and compared with it (Δ = ours − paper).
     """

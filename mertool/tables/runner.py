@@ -1,9 +1,9 @@
 """Run a table target: prepare its inputs once, run each paper row, write the report.
 
-Everything runs through the ``mertool`` command line, in this process (:func:`run_cli` calls the
-same typer app the console script does, with the same arguments): the commands in the report are
-exactly what ran, and a user can paste them. Layout under ``--results DIR`` (default
-``results/``)::
+Every step is a ``mertool`` command line, kept as its argument list and run as the Python call
+behind it (:func:`mertool.tables.commands.run_command`, which records the line in the output's
+provenance): the commands in the report are exactly what ran, and a user can paste them. Layout
+under ``--results DIR`` (default ``results/``)::
 
     DIR/<target>.md, DIR/<target>.csv          the report (smoke twins: <target>-smoke.*)
     DIR/<target>/<row-slug>/row.json           per row: its runs, commands and numbers
@@ -23,23 +23,22 @@ targets is computed once either way.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import hashlib
-import io
 import json
 import os
 import platform
 import shlex
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mertool import __version__
 from mertool.errors import DatasetError, MertoolError
-from mertool.tables import experiments as X
+from mertool.tables import spec as X
+from mertool.tables.commands import run_command
+from mertool.tables.registry import TABLES, get_experiment
 from mertool.tables.report import (
     OursRow,
     Section,
@@ -52,58 +51,6 @@ from mertool.tables.report import (
 #: eval-loso/train options a smoke override may set on ``mertool train`` (pre-training) too
 TRAIN_FLAGS = {"--epochs", "--input-size", "--augment", "--batch-size", "--val-subjects"}
 STAGES_WITH_WORKERS = {"detect-faces", "spot-apex", "flow", "crop-rois"}
-
-
-# ------------------------------------------------------------------------------------------------
-# the mertool command line, in process
-
-
-@contextlib.contextmanager
-def _argv(argv: list[str]) -> Iterator[None]:
-    """``sys.argv`` as the nested command's, so its provenance records its own command line."""
-    old = sys.argv
-    sys.argv = argv
-    try:
-        yield
-    finally:
-        sys.argv = old
-
-
-def run_cli(args: Sequence[str], quiet: bool = False, capture: bool = False) -> str:
-    """Run ``mertool ARGS`` in this process; raise :class:`MertoolError` if it fails.
-
-    The nested command prints its own error message (and hint) before this one says which
-    command of the table failed. Its stdout goes to stderr, or with ``capture`` is returned.
-    """
-    from mertool.cli.app import app
-    from mertool.console import is_quiet, set_quiet
-
-    was_quiet = is_quiet()
-    argv = (["--quiet"] if quiet else []) + [str(a) for a in args]
-    sink = io.StringIO() if (capture or quiet) else sys.stderr
-    try:
-        # the nested command's tables (meant for its own stdout) go to stderr with its messages
-        with _argv(["mertool", *argv]), contextlib.redirect_stdout(sink):
-            rc = app(args=argv, prog_name="mertool", standalone_mode=False)
-    except SystemExit as exc:  # a command that calls sys.exit
-        rc = exc.code
-    except Exception as exc:
-        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a usage error
-            raise MertoolError(
-                f"mertool {shlex.join(argv)}: {exc.format_message()}",
-                hint="the table's command no longer matches the CLI; see mertool COMMAND --help",
-            ) from None
-        raise
-    finally:
-        set_quiet(was_quiet)
-    if rc not in (None, 0):
-        if rc == 130:
-            raise KeyboardInterrupt
-        raise MertoolError(
-            f"`mertool {shlex.join(argv)}` failed (exit code {rc}); its message is above",
-            hint="fix what it says, then re-run the same target with --resume to keep the finished work",
-        )
-    return sink.getvalue() if capture else ""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -238,7 +185,7 @@ def real_roots(exp: X.Experiment, given: dict[str, Path]) -> dict[str, Path]:
 
 
 def synth_set(ctx: Context, name: str) -> Path:
-    """The synthetic set ``name`` of :data:`~mertool.tables.experiments.SYNTH_SETS`, written once."""
+    """The synthetic set ``name`` of :data:`~mertool.tables.spec.SYNTH_SETS`, written once."""
     from mertool.synth import SynthConfig, generate
 
     s = X.SYNTH_SETS[name]
@@ -254,8 +201,7 @@ def synth_set(ctx: Context, name: str) -> Path:
             layout=s.layout, subjects=s.subjects, clips_per_subject=s.clips_per_subject, fps=s.fps,
             seed=s.seed, size=s.size, duration_ms=s.duration_ms,
         )  # fmt: skip
-        with _argv(["mertool", *argv]):
-            generate(folder, config, overwrite=True, progress=not ctx.quiet)
+        generate(folder, config, overwrite=True, progress=not ctx.quiet, command=line.removesuffix(note))
         _done(marker, {"set": s.__dict__, "command": line})
     return folder
 
@@ -275,9 +221,9 @@ def smoke_roots(ctx: Context, exp: X.Experiment) -> dict[str, Path]:
             folder = ctx.cache / f"synth-widerface-{digest(n)}"
             argv = ["detector", "synth", "-o", str(folder / "wider"), "--train", str(n["train"]),
                     "--val", str(n["val"]), "--seed", str(n["seed"])]  # fmt: skip
-            ctx.log(argv)
+            line = ctx.log(argv)
             if not (folder / "done.json").is_file():
-                run_cli(argv, quiet=ctx.quiet)
+                run_command(argv, line)
                 _done(folder / "done.json", n)
             roots[var] = folder / "wider"
             continue
@@ -347,9 +293,9 @@ def prepare(ctx: Context, name: str, roots: dict[str, Path]) -> tuple[Path, str]
             if ctx.resume and step.command in STAGES_WITH_WORKERS:
                 argv.append("--resume")  # an interrupted stage continues from its partial file
             argv += ["-o", str(out)]
-        ctx.log(argv)
+        line = ctx.log(argv)
         if not out.is_file():
-            run_cli(argv, quiet=ctx.quiet)
+            run_command(argv, line)
         current = out
     return current, key
 
@@ -381,9 +327,9 @@ def pretrain(ctx: Context, exp: X.Experiment, pre: X.Pretrain, roots: dict[str, 
     if ctx.device != "auto":
         extra += ["--device", ctx.device]
     argv = ["train", str(path), *args, "--seed", str(ctx.seed), *extra, "-o", str(out)]
-    ctx.log(argv)
+    line = ctx.log(argv)
     if not out.is_file():
-        run_cli(argv, quiet=ctx.quiet)
+        run_command(argv, line)
     return out
 
 
@@ -410,7 +356,7 @@ def run_eval(ctx: Context, exp: X.Experiment, run: X.Run, roots: dict[str, Path]
         return ctx.finished_runs[str(run_dir)]
     summary = _read(run_dir / "summary.json")
     if not (ctx.resume and summary and summary.get("complete")):
-        run_cli(argv, quiet=ctx.quiet)
+        run_command(argv, line)
         summary = _read(run_dir / "summary.json")
         if summary is None:
             raise MertoolError(f"eval-loso wrote no summary.json in {run_dir}")
@@ -440,17 +386,13 @@ def run_detector(ctx: Context, run: X.Run, roots: dict[str, Path]) -> RunResult:
         "--json",
     ]
     line = ctx.log(train_argv)
-    ctx.log(eval_argv)
+    eval_line = ctx.log(eval_argv)
     if str(run_dir) in ctx.finished_runs:
         return ctx.finished_runs[str(run_dir)]
     result = _read(run_dir / "result.json")
     if not (ctx.resume and result):
-        run_cli(train_argv, quiet=ctx.quiet)
-        text = run_cli(eval_argv, quiet=ctx.quiet, capture=True)
-        try:
-            result = json.loads(text[text.index("{") :])
-        except ValueError:
-            raise MertoolError(f"`mertool {shlex.join(eval_argv)}` printed no JSON: {text[:200]!r}") from None
+        run_command(train_argv, line)
+        result = run_command(eval_argv, eval_line)
         result.update(model=model, **sizes)
         _done(run_dir / "result.json", result)
     out = RunResult(run_dir, line, result)
@@ -463,7 +405,7 @@ def run_detector(ctx: Context, run: X.Run, roots: dict[str, Path]) -> RunResult:
 
 
 def summary_metric(summary: dict[str, Any], metric: str) -> float | None:
-    """One number of an eval-loso ``summary.json`` (metric names: experiments.METRICS)."""
+    """One number of an eval-loso ``summary.json`` (metric names: spec.METRICS)."""
     if "." in metric and not metric.startswith("det."):
         ds, m = metric.split(".", 1)
         part = (summary.get("per_dataset") or {}).get(ds)
@@ -543,7 +485,7 @@ def run_target(target: str, ctx: Context) -> tuple[Path, Path]:
     """Run ``target`` (smoke twin with ``ctx.smoke``); write and return the report's md and csv."""
     from mertool.console import info
 
-    exp = X.get_experiment(target)
+    exp = get_experiment(target)
     ctx.commands = []
     roots = smoke_roots(ctx, exp) if ctx.smoke else real_roots(exp, ctx.data)
     outcomes: list[RowOutcome] = []
@@ -577,9 +519,7 @@ def run_target(target: str, ctx: Context) -> tuple[Path, Path]:
     return write_target_report(ctx, exp, outcomes, roots)
 
 
-def _paper(exp: X.Experiment):
-    from mertool.tables.published import TABLES
-
+def _paper(exp: X.Experiment) -> X.PaperTable:
     return TABLES[exp.target]
 
 

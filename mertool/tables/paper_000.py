@@ -1,22 +1,26 @@
-"""Paper 000's detector tables, reproduced: ``make table-000-2`` / ``table-000-4`` (and ``-smoke``).
+"""Paper 000: ResNet50 (+CBAM, +SE) on RAF-DB and the YOLOv8s face detector (+Star_Block, CBAM, CAA)
+on WIDER FACE: tables 2, 3 and 4.
 
-    python -m mertool.detector.paper_tables table-000-2 --wider WIDER_ROOT [--out results]
-    python -m mertool.detector.paper_tables table-000-4 --wider WIDER_ROOT
-    python -m mertool.detector.paper_tables table-000-2 --smoke      (synthetic WIDER FACE, minutes on CPU)
+What each ``make table-000-*`` target runs (:data:`EXPERIMENTS`), what the paper published
+(:data:`TABLES`), row by row (vocabulary: :mod:`mertool.tables.spec`), and the detector tables on
+their own (T2, T4 without the classifier row), a program of their own::
 
-For each row: ``detector prepare`` (once), ``detector train`` of the row's YAML (its ``best.pt``
-chosen on 10 % of WIDER FACE train held out), ``detector eval`` of that ``best.pt`` on WIDER FACE
-val, the test split nothing was selected on; then ``OUT/<target>.md`` and ``.csv`` with the paper's
-precision / recall / mAP@0.5 beside ours (plus our mAP@0.5:0.95 and WIDER easy/medium/hard AP).
-The paper gives no training schedule; the defaults (100 epochs, 640 px, batch 16, from scratch:
-no pretrained weights offline) are ultralytics' and are written into the table.
+    python -m mertool.tables.paper_000 table-000-2 --wider WIDER_ROOT [--out results]
+    python -m mertool.tables.paper_000 table-000-4 --wider WIDER_ROOT
+    python -m mertool.tables.paper_000 table-000-2 --smoke      (synthetic WIDER FACE, minutes on CPU)
 
-Table 4 also has a classifier row (SE-ResNet50 on RAF-DB): ``make table-000-4`` (``mertool
-tables run table-000-4``, :mod:`mertool.tables`) fills it from table-000-3's "ResNet50 + SE" run;
-this module alone writes that row's paper numbers with a marker instead of ours. The smoke twins
-write ``OUT/<target>-smoke.md``/``.csv`` from a small synthetic set in WIDER FACE's layout
-(1 epoch, 160 px): their numbers only show the code path runs. Both go through the shared report
-writer :func:`mertool.tables.report.write_files`.
+For each detector row: ``detector prepare`` (once), ``detector train`` of the row's YAML (its
+``best.pt`` chosen on 10 % of WIDER FACE train held out), ``detector eval`` of that ``best.pt`` on
+WIDER FACE val, the test split nothing was selected on; then ``OUT/<target>.md`` and ``.csv`` with
+the paper's precision / recall / mAP@0.5 beside ours (plus our mAP@0.5:0.95 and WIDER
+easy/medium/hard AP). The paper gives no training schedule; the defaults (100 epochs, 640 px,
+batch 16, from scratch: no pretrained weights offline) are ultralytics' and are written into the
+table. Table 4's classifier row (SE-ResNet50 on RAF-DB) comes from ``make table-000-4``
+(``mertool tables run table-000-4``), which fills it from table-000-3's "ResNet50 + SE" run; the
+program alone writes that row's paper numbers with a marker instead of ours. Its smoke twins write
+``OUT/<target>-smoke.md``/``.csv`` from a small synthetic set in WIDER FACE's layout (1 epoch,
+160 px): their numbers only show the code path runs. Both go through the shared report writer
+:func:`mertool.tables.report.write_files`.
 """
 
 from __future__ import annotations
@@ -26,8 +30,109 @@ import os
 import sys
 from pathlib import Path
 
+from mertool.tables.spec import Experiment, PaperTable, RowSpec, Run, paper_row, published
+
+# ------------------------------------------------------------------------------------------------
+# what runs
+
+
+def _raf(arch: str) -> dict[str, Run]:
+    return {"main": Run("rafdb-face", ("--preset", "se-resnet50-000", "--arch", arch))}
+
+
+_DET_COLS = (("det", "det.precision"), ("det", "det.recall"), ("det", "det.map50"))
+
+
+def _det(model: str) -> dict[str, Run]:
+    return {"det": Run("widerface-yolo", (model,), kind="detector")}
+
+
+_SE_ROW = _raf("resnet50-se")
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment(
+        "table-000-2",
+        (
+            RowSpec("YOLOv8s", _det("yolov8s-face")),
+            RowSpec("YOLOv8s + Star_Block", _det("yolov8s-c2f-star")),
+            RowSpec("YOLOv8s + Star_Block + CBAM", _det("yolov8s-c2f-star-cbam")),
+        ),
+        _DET_COLS,
+        {},
+        (
+            "Detectors are trained from scratch (no pretrained weights offline), ultralytics' defaults: 100 epochs, 640 px, batch 16.",
+        ),
+    ),
+    Experiment(
+        "table-000-3",
+        (
+            RowSpec("ResNet50", _raf("resnet50")),
+            RowSpec("ResNet50 + CBAM", _raf("resnet50-cbam")),
+            RowSpec("ResNet50 + SE", _SE_ROW),
+        ),
+        (("main", "precision"), ("main", "recall"), ("main", "f1"), ("main", "auc")),
+        {"--epochs": "1", "--input-size": "32"},
+        ("P, R, F1 and ROC-AUC are macro averages over the 7 classes on RAF-DB's test split.",),
+    ),
+    Experiment(
+        "table-000-4",
+        (
+            RowSpec("yolov8s-C2f-Star-CAA (WIDER FACE)", _det("yolov8s-c2f-star-caa")),
+            RowSpec(
+                "SE-ResNet50 (RAF-DB)",
+                _SE_ROW,
+                columns=(("main", "precision"), ("main", "recall"), ("main", "f1")),
+            ),
+        ),
+        _DET_COLS,
+        {"--epochs": "1", "--input-size": "32"},
+        (
+            "The SE-ResNet50 row is table-000-3's 'ResNet50 + SE' run (the same run directory: after "
+            "table-000-3 it costs nothing).",
+        ),
+    ),
+)
+
+
+# ------------------------------------------------------------------------------------------------
+# what the paper published
+
+TABLES: tuple[PaperTable, ...] = (
+    published(
+        "table-000-2",
+        "T2 YOLOv8s ablation on WIDER FACE",
+        ("P", "R", "mAP@0.5"),
+        paper_row("YOLOv8s", 0.8117, 0.5118, 0.584),
+        paper_row("YOLOv8s + Star_Block", 0.8033, 0.5103, 0.575),
+        paper_row("YOLOv8s + Star_Block + CBAM", 0.8619, 0.5780, 0.681),
+    ),
+    published(
+        "table-000-3",
+        "T3 ResNet50 ablation on RAF-DB (7 classes)",
+        ("P", "R", "F1", "ROC-AUC"),
+        paper_row("ResNet50", 0.7506, 0.7097, 0.7269, 0.9233),
+        paper_row("ResNet50 + CBAM", 0.7373, 0.6889, 0.7083, 0.9204),
+        paper_row("ResNet50 + SE", 0.8739, 0.8399, 0.8548, 0.9209),
+    ),
+    published(
+        "table-000-4",
+        "T4 best models",
+        ("P", "R", "mAP@0.5 / F1"),
+        paper_row("yolov8s-C2f-Star-CAA (WIDER FACE)", 0.9033, 0.7249, 0.693),
+        paper_row("SE-ResNet50 (RAF-DB)", 0.8739, 0.8399, 0.8548),
+        notes="The detector row reports mAP@0.5, the classifier row F1.",
+    ),
+)
+
+
+def _published(target: str) -> PaperTable:
+    return next(t for t in TABLES if t.target == target)
+
+
+# ------------------------------------------------------------------------------------------------
+# the detector tables alone (python -m mertool.tables.paper_000)
+
 #: target -> [(paper row name, our model name)]
-ROWS = {
+DETECTOR_ROWS = {
     "table-000-2": [
         ("YOLOv8s", "yolov8s-face"),
         ("YOLOv8s + Star_Block", "yolov8s-c2f-star"),
@@ -56,40 +161,19 @@ HEADER = [
 ]
 
 
-def _paper(target: str):
-    from mertool.tables.published import TABLES
-
-    return TABLES[target]
-
-
-def detector_row(
-    model: str,
-    data_yaml: Path,
-    work: Path,
-    epochs: int,
-    imgsz: int,
-    batch: int,
-    device: str,
-    seed: int,
-    workers: int = 0,
-) -> dict:
+def detector_row(model: str, data_yaml: Path, work: Path, sizes: dict[str, int], device: str, seed: int,
+                 workers: int = 0) -> dict:  # fmt: skip
     """Train detector ``model`` into ``work`` and evaluate its ``best.pt`` on the test split (WIDER
     val; the checkpoint was chosen on the holdout of WIDER train):
     precision, recall, map50, map50_95, wider_easy/medium/hard (None without eval_tools), weights."""
     from mertool.detector.evaluate import evaluate
     from mertool.detector.train import train
 
+    epochs, imgsz, batch = sizes["epochs"], sizes["imgsz"], sizes["batch"]
     result = train(
-        data_yaml,
-        work,
-        model=model,
-        epochs=epochs,
-        imgsz=imgsz,
-        batch=batch,
-        device=device,
-        seed=seed,
+        data_yaml, work, model=model, epochs=epochs, imgsz=imgsz, batch=batch, device=device, seed=seed,
         workers=workers,
-    )
+    )  # fmt: skip
     ev = evaluate(result.best, data_yaml, imgsz=imgsz, batch=batch, device=device)
     wider = ev.wider or {}
     return {
@@ -108,21 +192,14 @@ def detector_row(
 
 
 def run_rows(
-    target: str,
-    data_yaml: Path,
-    work: Path,
-    epochs: int,
-    imgsz: int,
-    batch: int,
-    device: str,
-    seed: int,
-    workers: int = 0,
+    target: str, data_yaml: Path, work: Path, sizes: dict[str, int], device: str, seed: int, workers: int = 0
 ) -> list[list]:
-    paper = _paper(target)
+    """One report row per detector of ``target`` (paper's numbers, then ours), trained here."""
+    paper = _published(target)
     rows = []
-    for row_name, model in ROWS[target]:
+    for row_name, model in DETECTOR_ROWS[target]:
         p = paper.row(row_name).values
-        r = detector_row(model, data_yaml, work / model, epochs, imgsz, batch, device, seed, workers)
+        r = detector_row(model, data_yaml, work / model, sizes, device, seed, workers)
         rows.append(
             [row_name, model, p[0], p[1], p[2]]
             + [
@@ -137,7 +214,7 @@ def run_rows(
                     "wider_hard",
                 )
             ]
-            + [epochs, imgsz, r["weights"]]
+            + [r["epochs"], r["imgsz"], r["weights"]]
         )
     if target == "table-000-4":
         p = paper.row(CLASSIFIER_ROW).values
@@ -149,7 +226,7 @@ def write_table(target: str, rows: list[list], out: Path, stem: str, setup: str)
     """``OUT/STEM.md`` (the first 12 columns) and ``OUT/STEM.csv`` (all), through the shared writer."""
     from mertool.tables.report import write_files
 
-    paper = _paper(target)
+    paper = _published(target)
     notes = [f"{r[0]}: {r[-1]}." for r in rows if r[5] is None]
     if paper.notes:
         notes.append(f"Paper's note: {paper.notes}")
@@ -169,7 +246,7 @@ def write_table(target: str, rows: list[list], out: Path, stem: str, setup: str)
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Reproduce paper 000's detector tables (T2, T4).")
-    ap.add_argument("target", choices=sorted(ROWS))
+    ap.add_argument("target", choices=sorted(DETECTOR_ROWS))
     ap.add_argument(
         "--wider", type=Path, help="WIDER FACE root (wider_face_split/, WIDER_train/, WIDER_val/)."
     )
@@ -220,9 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             args.target,
             report.data_yaml,
             work / "runs",
-            epochs,
-            imgsz,
-            batch,
+            {"epochs": epochs, "imgsz": imgsz, "batch": batch},
             args.device,
             args.seed,
             workers,
