@@ -26,8 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-#: region input -> (number of regions, region side as a fraction of the input size).
-REGION_INPUTS = {"rois15": (15, 0.25), "au5": (5, 0.4)}
+from mertool.models.inputs import INPUTS
 
 
 def example_inputs(
@@ -42,15 +41,16 @@ def example_inputs(
     h, w = (size, size) if isinstance(size, int) else size
     out = {}
     for name in names:
-        if name in REGION_INPUTS:
-            count, frac = REGION_INPUTS[name]
+        kind = INPUTS.get(name)
+        if kind is not None and kind.regions:
+            count, frac = kind.regions, kind.region_fraction
             if region_size is None:
                 rh = rw = max(8, round(h * frac))
             else:
                 rh, rw = (region_size, region_size) if isinstance(region_size, int) else region_size
             out[name] = torch.rand(batch, count, channels, rh, rw, device=device)
         else:
-            c = 3 if name in ("flow", "frames3") else channels
+            c = kind.channels if kind is not None and kind.channels else channels
             out[name] = torch.rand(batch, c, h, w, device=device)
     return out
 

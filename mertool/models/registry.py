@@ -55,28 +55,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mertool.errors import MertoolError
-
-INPUT_NAMES = ("flow", "apex", "onset", "diff", "face", "frames3", "rois15", "au5", "clip")
-
-#: Frames of the ``clip`` input; ``clip<T>`` asks for another number (:func:`clip_input_name`).
-CLIP_FRAMES = 10
-
-
-def clip_input_name(frames: int = CLIP_FRAMES) -> str:
-    """The input name of a clip of ``frames`` frames: ``clip`` (the default T) or ``clip<T>``."""
-    frames = int(frames)
-    if frames < 2:
-        raise MertoolError(f"a clip input needs at least 2 frames, got {frames}")
-    return "clip" if frames == CLIP_FRAMES else f"clip{frames}"
-
-
-def clip_input_frames(name: str) -> int | None:
-    """T of a clip input name (``clip`` -> 10, ``clip16`` -> 16); None for any other input."""
-    if name == "clip":
-        return CLIP_FRAMES
-    if name.startswith("clip") and name[4:].isdigit() and int(name[4:]) >= 2:
-        return int(name[4:])
-    return None
+from mertool.models.inputs import (  # noqa: F401 (the vocabulary, re-exported where models are registered)
+    CLIP_FRAMES,
+    INPUT_NAMES,
+    clip_input_frames,
+    clip_input_name,
+)
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mertool.errors import MertoolError
-
-REGION_INPUTS = ("rois15", "au5")
-INTENSITY_INPUTS = ("apex", "onset", "face", "frames3", "rois15", "au5")
+from mertool.models.inputs import IMAGE_INPUTS as INTENSITY_INPUTS
+from mertool.models.inputs import REGION_INPUTS
 
 
 @dataclass(frozen=True)

@@ -34,34 +34,17 @@ from typing import Any
 import numpy as np
 
 from mertool.errors import MertoolError, StoreError
+from mertool.models.inputs import (  # noqa: F401 (FLOW_INPUTS etc. are read from here too)
+    CROP_INPUTS,
+    FLOW_INPUTS,
+    IMAGE_INPUTS,
+    REGION_INPUTS,
+    clip_input_frames,
+    is_clip_input,
+    required_stage,
+)
 from mertool.store import SampleFile, SampleRecord
 from mertool.store import schema as S
-
-#: Inputs made from the flow stage's arrays, and those made from crop-rois' crops.
-FLOW_INPUTS = ("flow", "apex", "onset", "diff")
-CROP_INPUTS = ("face", "frames3", "rois15", "au5")
-REGION_INPUTS = ("rois15", "au5")
-#: Inputs whose values are intensities in 0..1 (contrast augmentation applies to them).
-IMAGE_INPUTS = ("apex", "onset", "face", "frames3", "rois15", "au5")
-
-
-def is_clip_input(name: str) -> bool:
-    """``clip`` or ``clip<T>`` (:func:`mertool.models.registry.clip_input_frames`)."""
-    from mertool.models.registry import clip_input_frames
-
-    return clip_input_frames(name) is not None
-
-
-def required_stage(input_names: Iterable[str]) -> str:
-    """The last pipeline stage a set of inputs needs (``flow``, ``crop-rois``, or ``detect-faces``
-    for clip inputs alone: they read the aligned frames, which crop-rois drops by default)."""
-    names = set(input_names)
-    if names & set(FLOW_INPUTS):
-        return S.STAGE_FLOW
-    if names and all(is_clip_input(n) for n in names):
-        return S.STAGE_FACES
-    return S.STAGE_ROIS
-
 
 # ------------------------------------------------------------------------------------------------
 # building one input from one record (pure functions on arrays)
@@ -212,12 +195,12 @@ def _clip_input(rec: SampleRecord, length: int) -> np.ndarray:
 
 def region_size(name: str, size: tuple[int, int] | None) -> tuple[int, int] | None:
     """Side of each region image of a region set for a model input ``size``: the zoo's
-    convention (:data:`mertool.models.complexity.REGION_INPUTS`: ``au5`` 0.4 H, ``rois15`` H/4)."""
+    convention (:data:`mertool.models.inputs.INPUTS`: ``au5`` 0.4 H, ``rois15`` H/4)."""
     if size is None:
         return None
-    from mertool.models.complexity import REGION_INPUTS as FRACTIONS
+    from mertool.models.inputs import INPUTS
 
-    frac = FRACTIONS[name][1]
+    frac = INPUTS[name].region_fraction
     return (max(8, round(size[0] * frac)), max(8, round(size[1] * frac)))
 
 
@@ -257,8 +240,6 @@ def build_input(
         ]
         return np.stack(regions).astype(np.float32)
     if is_clip_input(name):
-        from mertool.models.registry import clip_input_frames
-
         x = _clip_input(rec, clip_input_frames(name))
         return resize_chw(x, size) if size else x
     raise MertoolError(f"unknown model input {name!r}", hint="see mertool/models/registry.py")
