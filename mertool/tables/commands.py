@@ -12,6 +12,7 @@ the line the report prints, by construction.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,12 +26,9 @@ REPEATABLE = {"opt", "loss_opt", "data_root"}
 
 def _value(raw: str) -> Any:
     """An option value as the command line types it: integers and decimals as numbers."""
-    for cast in (int, float):
-        try:
-            return cast(raw)
-        except ValueError:
-            pass
-    return raw
+    if re.fullmatch(r"[-+]?\d+", raw):
+        return int(raw)
+    return float(raw) if re.fullmatch(r"[-+]?(\d+\.\d*|\.\d+)([eE][-+]?\d+)?", raw) else raw
 
 
 def keyword_args(args: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
