@@ -53,7 +53,10 @@ def test_default_truth_params_have_no_photo_keys(cli, tmp_path):
 @pytest.mark.parametrize(
     "args, words",
     [
-        (("--photos", "grace_hoper,bus"), ["grace_hoper", "no such bundled photo", "available:", "astronaut", "zidane"]),
+        (
+            ("--photos", "grace_hoper,bus"),
+            ["grace_hoper", "no such bundled photo", "available:", "astronaut", "zidane"],
+        ),
         (("--photos", ","), ["names no photo", "available:", "grace_hopper"]),
     ],
 )

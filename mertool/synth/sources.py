@@ -89,7 +89,9 @@ def _read_rgb(path: Path, what: str = "bundled photo") -> np.ndarray:
     if img is None:
         from mertool.errors import MertoolError
 
-        hint = "reinstall the package that ships it" if what == "bundled photo" else "re-save it as JPEG or PNG"
+        hint = (
+            "reinstall the package that ships it" if what == "bundled photo" else "re-save it as JPEG or PNG"
+        )
         raise MertoolError(f"cannot decode the {what} {path}", hint=hint)
     return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
 
@@ -213,7 +215,11 @@ def select_sources(
             others = sorted(p.name for p in folder.iterdir())
             raise MertoolError(
                 f"--photo-dir {folder}: no {'/'.join(PHOTO_SUFFIXES)} file in it"
-                + (f" (it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})" if others else " (it is empty)"),
+                + (
+                    f" (it holds {', '.join(others[:5])}{', ...' if len(others) > 5 else ''})"
+                    if others
+                    else " (it is empty)"
+                ),
                 hint=f"put face photos there, or use bundled ones with --photos ({bundled_photo_list()})",
             )
         found = []
