@@ -152,104 +152,48 @@ _PRETRAINED = Option(
 _REDUCTION = Option(16, "SE/CBAM reduction ratio r (hidden width C/r)")
 
 
-def _finish(model: MERModel, pretrained: str | None) -> MERModel:
-    from mertool.models.pretrained import apply_pretrained
-
-    apply_pretrained(model, pretrained)
-    return model
-
-
-@register_model(
-    "resnet50",
-    inputs=("face",),
-    input_size=224,
-    paper="000",
-    description="ResNet-50 (torchvision v1.5), the paper 000 T3 baseline",
-    options={"pretrained": _PRETRAINED},
-)
-def resnet50(num_classes: int, pretrained: str | None = None):
-    return _finish(ResNetClassifier(num_classes, arch="resnet50"), pretrained)
+_PLACEMENT = {
+    "se": Option(
+        "post",
+        "post: SE on each block's output (paper 000); branch: before the add (Hu et al.)",
+        ("post", "branch"),
+    ),
+    "cbam": Option(
+        "post",
+        "post: CBAM on each block's output; branch: before the add (Woo et al.)",
+        ("post", "branch"),
+    ),
+}
+_RESNEXT = {"groups": 32, "width_per_group": 4, "arch": "resnext50_32x4d"}
 
 
-@register_model(
-    "resnet50-se",
-    inputs=("face",),
-    input_size=224,
-    paper="000",
-    description="ResNet-50 + SE after each residual block (paper 000 T3 '+SE')",
-    options={
-        "placement": Option(
-            "post",
-            "post: SE on each block's output (paper 000); branch: before the add (Hu et al.)",
-            ("post", "branch"),
-        ),
-        "reduction": _REDUCTION,
-        "pretrained": _PRETRAINED,
-    },
-)
-def resnet50_se(
-    num_classes: int, placement: str = "post", reduction: int = 16, pretrained: str | None = None
-):
-    return _finish(ResNetClassifier(num_classes, "se", placement, reduction, arch="resnet50"), pretrained)
+def variant(name: str, paper: str, description: str, attention: str | None = None, **fixed) -> None:
+    """Register ``name`` as :class:`ResNetClassifier` with ``attention`` and the constructor
+    arguments ``fixed``; its options are ``pretrained``, ``reduction`` where it has attention,
+    and ``placement`` unless ``fixed`` sets it."""
+    options = {}
+    if attention and "placement" not in fixed:
+        options["placement"] = _PLACEMENT[attention]
+    if attention:
+        options["reduction"] = _REDUCTION
+    options["pretrained"] = _PRETRAINED
+
+    def build(num_classes: int, pretrained: str | None = None, **opts) -> MERModel:
+        from mertool.models.pretrained import apply_pretrained
+
+        model = ResNetClassifier(num_classes, attention, **{**fixed, **opts})
+        apply_pretrained(model, pretrained)
+        return model
+
+    build.__name__ = build.__qualname__ = name.replace("-", "_")
+    register_model(name, ("face",), 224, paper, description, options)(build)
 
 
-@register_model(
-    "resnet50-cbam",
-    inputs=("face",),
-    input_size=224,
-    paper="000",
-    description="ResNet-50 + CBAM in every block (paper 000 T3 '+CBAM'); exposes spatial attention maps",
-    options={
-        "placement": Option(
-            "post",
-            "post: CBAM on each block's output; branch: before the add (Woo et al.)",
-            ("post", "branch"),
-        ),
-        "reduction": _REDUCTION,
-        "pretrained": _PRETRAINED,
-    },
-)
-def resnet50_cbam(
-    num_classes: int, placement: str = "post", reduction: int = 16, pretrained: str | None = None
-):
-    return _finish(ResNetClassifier(num_classes, "cbam", placement, reduction, arch="resnet50"), pretrained)
-
-
-@register_model(
-    "se-resnet50",
-    inputs=("face",),
-    input_size=224,
-    paper="000",
-    description="SE-ResNet-50 of Hu et al. (SE on the residual branch of every block; paper 000 T4)",
-    options={"reduction": _REDUCTION, "pretrained": _PRETRAINED},
-)
-def se_resnet50(num_classes: int, reduction: int = 16, pretrained: str | None = None):
-    return _finish(ResNetClassifier(num_classes, "se", "branch", reduction, arch="resnet50"), pretrained)
-
-
-@register_model(
-    "resnext50",
-    inputs=("face",),
-    input_size=224,
-    paper="003",
-    description="ResNeXt-50 (32x4d), plain (paper 003's comparison)",
-    options={"pretrained": _PRETRAINED},
-)
-def resnext50(num_classes: int, pretrained: str | None = None):
-    model = ResNetClassifier(num_classes, groups=32, width_per_group=4, arch="resnext50_32x4d")
-    return _finish(model, pretrained)
-
-
-@register_model(
-    "se-resnext50",
-    inputs=("face",),
-    input_size=224,
-    paper="003",
-    description="SE-ResNeXt-50 (32x4d), SE in every block (paper 003; train it with --loss focal)",
-    options={"reduction": _REDUCTION, "pretrained": _PRETRAINED},
-)
-def se_resnext50(num_classes: int, reduction: int = 16, pretrained: str | None = None):
-    model = ResNetClassifier(
-        num_classes, "se", "branch", reduction, groups=32, width_per_group=4, arch="resnext50_32x4d"
-    )
-    return _finish(model, pretrained)
+# fmt: off
+variant("resnet50", "000", "ResNet-50 (torchvision v1.5), the paper 000 T3 baseline")
+variant("resnet50-se", "000", "ResNet-50 + SE after each residual block (paper 000 T3 '+SE')", "se")
+variant("resnet50-cbam", "000", "ResNet-50 + CBAM in every block (paper 000 T3 '+CBAM'); exposes spatial attention maps", "cbam")
+variant("se-resnet50", "000", "SE-ResNet-50 of Hu et al. (SE on the residual branch of every block; paper 000 T4)", "se", placement="branch")
+variant("resnext50", "003", "ResNeXt-50 (32x4d), plain (paper 003's comparison)", **_RESNEXT)
+variant("se-resnext50", "003", "SE-ResNeXt-50 (32x4d), SE in every block (paper 003; train it with --loss focal)", "se", placement="branch", **_RESNEXT)
+# fmt: on
