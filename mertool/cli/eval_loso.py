@@ -117,6 +117,7 @@ def eval_loso(
     from mertool.training import options
     from mertool.training.prepare import prepared_samples
 
+    command = command_line(sys.argv)
     t = {**(training or {}), "protocol": protocol}
     cfg = options.run_config(t)
     fold_names = [f for f in folds.split(",") if f.strip()] if folds else None
@@ -131,10 +132,10 @@ def eval_loso(
         report_only=report_only,
         plots=not no_plots,
         test_curve=selection_bias,
-        command=command_line(sys.argv),
+        command=command,
     )
     try:
-        with prepared_samples(input, options.input_stage(cfg), dataset=t["dataset"]) as sf:
+        with prepared_samples(input, options.input_stage(cfg), dataset=t["dataset"], command=command) as sf:
             if seeds > 1:
                 outcomes = run_seeds(sf, cfg, output, seeds, **run_options)
             else:

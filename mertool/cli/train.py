@@ -53,12 +53,13 @@ def train(
     from mertool.training.prepare import prepared_samples
     from mertool.training.trainer import load_samples, train_file
 
+    command = command_line(sys.argv)
     t = training or {}
     cfg = options.run_config(t)
     dev = resolve_device(t["device"].value)[0]
     if t["threads"]:
         torch.set_num_threads(t["threads"])
-    with prepared_samples(input, options.input_stage(cfg), dataset=t["dataset"]) as sf:
+    with prepared_samples(input, options.input_stage(cfg), dataset=t["dataset"], command=command) as sf:
         table = load_samples(sf, cfg)
     if table.skipped:
         info(
@@ -81,9 +82,7 @@ def train(
                 status += f"  val loss {rec['val_loss']:.3f} UF1 {rec['val_uf1']:.3f}"
             progress.update(task, completed=rec["epoch"], status=status)
 
-        trained, _ = train_file(
-            None, cfg, output, dev, on_epoch, on_batch, table=table, command=command_line(sys.argv)
-        )
+        trained, _ = train_file(None, cfg, output, dev, on_epoch, on_batch, table=table, command=command)
     r = trained.result
     kept = f"epoch {r.best_epoch} of {len(r.history)}" + (" (early stop)" if r.stopped_early else "")
     info(

@@ -46,10 +46,19 @@ class FoldJob:
     cfg: RunConfig
     save_models: bool = False
     test_curve: bool = False
+    command: str | None = None  # the command line of the run, recorded in saved fold models
 
     def compute(self, fold: Fold, device: str, emit: Emit) -> FoldOutput:
         return compute_fold(
-            self.table, self.groups, fold, self.cfg, device, self.save_models, emit, self.test_curve
+            self.table,
+            self.groups,
+            fold,
+            self.cfg,
+            device,
+            self.save_models,
+            emit,
+            self.test_curve,
+            self.command,
         )
 
 

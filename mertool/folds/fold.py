@@ -48,6 +48,7 @@ def compute_fold(
     save_model: bool,
     emit: Callable[..., None],
     test_curve: bool = False,
+    command: str | None = None,
 ) -> FoldOutput:
     """Train on the fold's training rows and predict its test rows; writes nothing.
 
@@ -115,7 +116,16 @@ def compute_fold(
 
         model = model_bytes(
             trained.model,
-            model_meta(table, cfg, trained, model_inputs(cfg), input_size(cfg), three_frames(cfg), seed),
+            model_meta(
+                table,
+                cfg,
+                trained,
+                model_inputs(cfg),
+                input_size(cfg),
+                three_frames(cfg),
+                seed,
+                command=command,
+            ),
         )
     curve_record = None
     if test_curve:

@@ -91,7 +91,7 @@ def plan_run(
     return RunPlan(table, groups, folds, todo, finished if resume else [], out_dir, cfg, identity)
 
 
-def write_config(plan: RunPlan, source: dict[str, Any], command: str) -> None:
+def write_config(plan: RunPlan, source: dict[str, Any], command: str | None) -> None:
     """``config.json`` of a new results directory (an existing one was checked by :func:`plan_run`)."""
     path = plan.out_dir / CONFIG
     if path.is_file():

@@ -36,11 +36,16 @@ class RunOutcome:
 
 
 def execute(
-    plan: RunPlan, executor: Executor, view: FoldProgress, save_models: bool, test_curve: bool
+    plan: RunPlan,
+    executor: Executor,
+    view: FoldProgress,
+    save_models: bool,
+    test_curve: bool,
+    command: str | None = None,
 ) -> None:
     """Compute ``plan.todo`` on ``executor`` and write each fold as it comes back; ``view``
     keeps the finished and failed folds even when the run is interrupted."""
-    job = FoldJob(plan.table, plan.groups, plan.cfg, save_models, test_curve)
+    job = FoldJob(plan.table, plan.groups, plan.cfg, save_models, test_curve, command)
 
     def on_output(output: FoldOutput) -> None:
         try:
@@ -114,10 +119,9 @@ def _run_locked(plan, src, command, device, workers, threads, save_models, repor
     """The body of :func:`run_evaluation` once its folds are locked."""
     from mertool.console import info
     from mertool.folds.report import write_report
-    from mertool.store.provenance import command_line
     from mertool.training.device import resolve_device
 
-    write_config(plan, src, command or command_line())
+    write_config(plan, src, command)
     devices = resolve_device(device)
     executor = LocalExecutor(devices, workers, threads, len(plan.folds))
     n_workers, n_threads = executor.plan(len(plan.todo))
@@ -131,7 +135,7 @@ def _run_locked(plan, src, command, device, workers, threads, save_models, repor
                 f"{len(plan.todo)} fold(s) of {len(plan.folds)} ({plan.cfg.protocol}) on "
                 + executor.describe(len(plan.todo))
             )
-            execute(plan, executor, view, save_models, test_curve)
+            execute(plan, executor, view, save_models, test_curve, command)
     except KeyboardInterrupt:
         interrupted = True
     summary = write_report(plan.out_dir, plots=plots)

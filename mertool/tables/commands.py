@@ -102,7 +102,7 @@ def _train(inputs: list[str], kw: dict[str, Any], command: str) -> Any:
     device = resolve_device(str(kw.get("device", "auto")))[0]
     if kw.get("threads"):
         torch.set_num_threads(int(kw["threads"]))  # as the command does, for the rest of the process
-    with prepared_samples(source, options.input_stage(cfg), dataset=kw.get("dataset")) as sf:
+    with prepared_samples(source, options.input_stage(cfg), dataset=kw.get("dataset"), command=command) as sf:
         table = load_samples(sf, cfg)
     trained, _ = train_file(None, cfg, kw["output"], device, table=table, command=command)
     return trained
@@ -118,7 +118,7 @@ def _eval_loso(inputs: list[str], kw: dict[str, Any], command: str) -> Any:
 
     (source,) = inputs
     cfg = _config(kw)
-    with prepared_samples(source, options.input_stage(cfg), dataset=kw.get("dataset")) as sf:
+    with prepared_samples(source, options.input_stage(cfg), dataset=kw.get("dataset"), command=command) as sf:
         outcome = run_evaluation(
             sf, cfg, kw["output"], resume=bool(kw.get("resume")), workers=int(kw.get("workers", 0)),
             threads=int(kw.get("threads", 0)), device=str(kw.get("device", "auto")),

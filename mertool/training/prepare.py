@@ -123,8 +123,10 @@ def prepared_samples(
     stage_params: dict[str, dict[str, Any]] | None = None,
     flow_record: dict[str, Any] | None = None,
     dataset: str | None = None,
+    command: str | None = None,
 ) -> Iterator[SampleFile]:
-    """Yield an open sample file that has ``stage`` done (see module docstring)."""
+    """Yield an open sample file that has ``stage`` done (see module docstring); stages run on the
+    way record ``command`` as theirs."""
     from mertool.stages.chain import chained
 
     chain = stage_chain(stage, recorded_stages)
@@ -135,5 +137,5 @@ def prepared_samples(
     def ready(sf: SampleFile) -> bool:
         return stage in sf.stages_done or _has_outputs(sf, stage)
 
-    with chained(arg, chain, options, ready, settings_name="the recorded settings") as sf:
+    with chained(arg, chain, options, ready, settings_name="the recorded settings", command=command) as sf:
         yield sf
