@@ -52,6 +52,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check mertool tests benchmarks
 	$(VENV)/bin/ruff format --check mertool tests benchmarks
+	$(VENV)/bin/lint-imports --no-cache
 
 format: install
 	$(VENV)/bin/ruff format mertool tests benchmarks
