@@ -97,6 +97,23 @@ def print_summary(stage: str, done: int, failed: list[tuple[str, str]], skipped:
     print_summary(stage, done, failed, skipped)
 
 
+def call_by_name(func: Any, given: dict[str, Any], *args: Any, **explicit: Any) -> Any:
+    """``func(*args, **kwargs)`` where ``kwargs`` are the entries of ``given`` (a command's
+    ``locals()``: its options) named like ``func``'s keyword parameters, an Enum as its value,
+    and then ``explicit``. A command whose options are named as the function's parameters (or a
+    dataclass's fields) hands them on in one line instead of a ``name=name`` list."""
+    import inspect
+
+    params = list(inspect.signature(func).parameters.values())[len(args) :]
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    kwargs = {
+        p.name: (lambda v: v.value if isinstance(v, Enum) else v)(given[p.name])
+        for p in params
+        if p.kind in kinds and p.name in given
+    }
+    return func(*args, **{**kwargs, **explicit})
+
+
 def help_text(text: str) -> str:
     """Reflow a help string for rich: each prose paragraph becomes one line (the terminal wraps
     it); indented example lines stay as they are."""

@@ -92,6 +92,7 @@ def crop_rois(
 
       mertool crop-rois CASME2/ --frames onset,apex -o rois.h5
     """
+    from mertool.cli.common import call_by_name
     from mertool.stages.chain import prepared_input, requirements
     from mertool.stages.crop_rois import parse_roles, parse_sets, run
     from mertool.store import data_roots
@@ -104,20 +105,7 @@ def crop_rois(
     command = command_line(sys.argv)
     needs = requirements(S.STAGE_ROIS)
     with data_roots(data_root), prepared_input(input, needs, raw_options=raw, command=command) as sf:
-        run(
-            sf,
-            output,
-            regions=regions,
-            size=size,
-            roi_size=roi_size,
-            frames=frames,
-            keep_frames=keep_frames,
-            cut_from=cut_from.value,
-            on_error=on_error.value,
-            resume=resume,
-            retry_failed=retry_failed,
-            command=command,
-        )
+        call_by_name(run, locals(), sf, output)
 
 
 def register(app: typer.Typer) -> None:

@@ -95,28 +95,13 @@ def detect_faces(
 
       mertool detect-faces CASME2/ | mertool crop-rois -o rois.h5
     """
+    from mertool.cli.common import call_by_name
     from mertool.stages.detect_faces import run
     from mertool.store import data_roots
     from mertool.store.provenance import command_line
 
     with data_roots(data_root):
-        run(
-            input,
-            output,
-            detector=detector.value,
-            weights=weights,
-            dataset=dataset,
-            label_map=label_map,
-            size=size,
-            color=color.value,
-            align=align.value,
-            workers=workers,
-            on_error=on_error.value,
-            resume=resume,
-            retry_failed=retry_failed,
-            limit=limit or None,
-            command=command_line(sys.argv),
-        )
+        call_by_name(run, locals(), input, output, limit=limit or None, command=command_line(sys.argv))
 
 
 def register(app: typer.Typer) -> None:

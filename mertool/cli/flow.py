@@ -110,7 +110,7 @@ def flow(
     workers: int = WORKERS,
     json_out: bool = JSON,
 ) -> None:
-    from mertool.cli.common import print_json, print_summary
+    from mertool.cli.common import call_by_name, print_json, print_summary
     from mertool.console import info
     from mertool.errors import MertoolError
     from mertool.motion import optical_flow as of
@@ -155,17 +155,7 @@ def flow(
     raw = {k: v for k, v in {"dataset": dataset, "label_map": label_map}.items() if v is not None}
     command = command_line(sys.argv)
     with prepared_input(input, requirements(S.STAGE_FLOW), raw_options=raw, command=command) as sf:
-        report = process(
-            sf,
-            output,
-            options,
-            on_error=on_error.value,
-            resume=resume,
-            retry_failed=retry_failed,
-            workers=workers,
-            cv2_threads=cv2_threads,
-            command=command,
-        )
+        report = call_by_name(process, locals(), sf, output)
     if json_out:
         print_json(report.as_dict())
     else:

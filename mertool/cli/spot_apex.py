@@ -89,7 +89,7 @@ def spot_apex(
     workers: int = WORKERS,
     json_out: bool = JSON,
 ) -> None:
-    from mertool.cli.common import print_json, print_summary
+    from mertool.cli.common import call_by_name, print_json, print_summary
     from mertool.console import info
     from mertool.errors import MertoolError
     from mertool.motion.apex import ApexOptions
@@ -108,32 +108,11 @@ def spot_apex(
             "--json prints on stdout, which is taken by the HDF5 output", hint="add -o FILE.h5"
         )
     compare_methods = tuple(m.strip() for m in compare.split(",") if m.strip())
-    options = ApexOptions(
-        lbp_points=lbp_points,
-        lbp_radius=lbp_radius,
-        lbp_grid=lbp_grid,
-        lbp_blur=lbp_blur,
-        dc_parts=dc_parts,
-        dc_min_len=dc_min_len,
-        boxes=boxes.value,
-    )
+    options = call_by_name(ApexOptions, locals())
     raw = {k: v for k, v in {"dataset": dataset, "label_map": label_map}.items() if v is not None}
     command = command_line(sys.argv)
     with prepared_input(input, requirements(S.STAGE_APEX), raw_options=raw, command=command) as sf:
-        report = process(
-            sf,
-            output,
-            method=method.value,
-            fallback=fallback.value if fallback else None,
-            compare=compare_methods,
-            options=options,
-            on_error=on_error.value,
-            resume=resume,
-            retry_failed=retry_failed,
-            workers=workers,
-            write=write,
-            command=command,
-        )
+        report = call_by_name(process, locals(), sf, output, compare=compare_methods)
     if json_out:
         print_json(report.as_dict())
     else:

@@ -102,7 +102,7 @@ def synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace synthetic data already in OUT_DIR."),
     json_out: bool = JSON,
 ) -> None:
-    from mertool.cli.common import print_json
+    from mertool.cli.common import call_by_name, print_json
     from mertool.console import info
     from mertool.store.provenance import command_line
     from mertool.synth import SynthConfig, generate
@@ -112,12 +112,9 @@ def synth(
         raise typer.BadParameter(
             f"{layout!r}: choose one of {', '.join(LAYOUT_CHOICES)}", param_hint="--layout"
         )
-    config = SynthConfig(
-        layout=layout,
-        subjects=subjects,
-        clips_per_subject=clips_per_subject,
-        fps=fps,
-        seed=seed,
+    config = call_by_name(
+        SynthConfig,
+        locals(),
         size=_parse_size(size),
         photos=None if photos is None else tuple(photos.split(",")),
         photo_dir=None if photo_dir is None else str(photo_dir),

@@ -96,6 +96,7 @@ def run(
 ) -> None:
     """Run table target(s): prepare inputs, one run per paper row, write DIR/TARGET.md and .csv
     (printed on stdout; progress on stderr)."""
+    from mertool.cli.common import call_by_name
     from mertool.console import info, is_quiet
     from mertool.errors import MertoolError
     from mertool.tables.registry import get_experiment
@@ -111,16 +112,7 @@ def run(
         if root.strip():
             given[var] = Path(root.strip())
     names = [get_experiment(t).target for t in targets]  # unknown names fail before any work
-    ctx = Context(
-        results=results,
-        smoke=smoke,
-        resume=resume,
-        device=device,
-        seed=seed,
-        workers=workers,
-        quiet=is_quiet(),
-        data=given,
-    )
+    ctx = call_by_name(Context, locals(), quiet=is_quiet(), data=given)
     for name in names:
         md, csv_path = run_target(name, ctx)
         print(md.read_text(encoding="utf-8"))
