@@ -66,9 +66,19 @@ JSON = typer.Option(False, "--json", help="Print a JSON object on stdout instead
 SEED = typer.Option(0, "--seed", help="Random seed (recorded in the output; same seed, same result).")
 
 
-class OnError(str, Enum):
-    skip = "skip"
-    fail = "fail"
+def choices(name: str, values: tuple[str, ...]) -> Any:
+    """A str Enum of ``values`` for a typer option with fixed choices (member ``dc_rois`` for value
+    ``dc-rois``; a Python keyword gets ``_``)."""
+    import keyword
+
+    def member(v: str) -> str:
+        n = v.replace("-", "_")
+        return f"{n}_" if keyword.iskeyword(n) else n
+
+    return Enum(name, {member(v): v for v in values}, type=str)
+
+
+OnError = choices("OnError", ("skip", "fail"))
 
 
 ON_ERROR = typer.Option(

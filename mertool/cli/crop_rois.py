@@ -3,32 +3,17 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 
 import typer
 
-from mertool.cli.common import (
-    DATA_ROOT,
-    DATASET,
-    INPUT,
-    LABEL_MAP,
-    ON_ERROR,
-    OUTPUT,
-    RESUME,
-    RETRY_FAILED,
-    OnError,
-)
+from mertool.cli import common as C
 
-
-class CutFrom(str, Enum):
-    auto = "auto"
-    source = "source"
-    frames = "frames"
+CutFrom = C.choices("CutFrom", ("auto", "source", "frames"))
 
 
 def crop_rois(
-    input: str = INPUT,
-    output: str = OUTPUT,
+    input: str = C.INPUT,
+    output: str = C.OUTPUT,
     regions: str = typer.Option(
         "all",
         "--regions",
@@ -60,15 +45,15 @@ def crop_rois(
         help="Cut from the source frame files (sharper at large --size) or the stored aligned frames; "
         "auto: source when readable.",
     ),
-    dataset: str = DATASET,
-    label_map: str = LABEL_MAP,
+    dataset: str = C.DATASET,
+    label_map: str = C.LABEL_MAP,
     workers: int = typer.Option(
         2, "--workers", "-j", min=0, help="Processes for detect-faces when INPUT is a dataset root."
     ),
-    on_error: OnError = ON_ERROR,
-    resume: bool = RESUME,
-    retry_failed: bool = RETRY_FAILED,
-    data_root: list[str] | None = DATA_ROOT,
+    on_error: C.OnError = C.ON_ERROR,
+    resume: bool = C.RESUME,
+    retry_failed: bool = C.RETRY_FAILED,
+    data_root: list[str] | None = C.DATA_ROOT,
 ) -> None:
     """Cut what the networks eat from the aligned faces: the whole face, paper 001's 15 ROIs,
     paper 002's 5 AU regions and paper 004's 3 D&C RoIs, at the onset, middle and apex frames.

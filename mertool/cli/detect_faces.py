@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 
 import typer
 
-from mertool.cli.common import (
-    DATA_ROOT,
-    DATASET,
-    LABEL_MAP,
-    ON_ERROR,
-    OUTPUT,
-    RESUME,
-    RETRY_FAILED,
-    OnError,
-)
+from mertool.cli import common as C
+
+DetectorName = C.choices("DetectorName", ("dlib-hog", "dlib-cnn", "yolo", "opencv-dnn"))
 
 
-class DetectorName(str, Enum):
-    dlib_hog = "dlib-hog"
-    dlib_cnn = "dlib-cnn"
-    yolo = "yolo"
-    opencv_dnn = "opencv-dnn"
+Color = C.choices("Color", ("rgb", "gray"))
 
 
-class Color(str, Enum):
-    rgb = "rgb"
-    gray = "gray"
-
-
-class Align(str, Enum):
-    clip = "clip"
-    frame = "frame"
+Align = C.choices("Align", ("clip", "frame"))
 
 
 def detect_faces(
@@ -43,7 +24,7 @@ def detect_faces(
         help="Dataset root, folder of frames, video file, or an HDF5 file with frame_paths ('-'/omitted: stdin).",
         show_default=False,
     ),
-    output: str = OUTPUT,
+    output: str = C.OUTPUT,
     detector: DetectorName = typer.Option(
         DetectorName.dlib_hog,
         "--detector",
@@ -56,8 +37,8 @@ def detect_faces(
         help="Model file: .dat (dlib-cnn; default: the MMOD file of face-recognition-models), .pt (yolo), "
         ".caffemodel/.pb/.onnx (opencv-dnn; MODEL,GRAPH for two files).",
     ),
-    dataset: str = DATASET,
-    label_map: str = LABEL_MAP,
+    dataset: str = C.DATASET,
+    label_map: str = C.LABEL_MAP,
     size: int = typer.Option(128, "--size", min=16, help="Side of the aligned face frames in pixels."),
     color: Color = typer.Option(Color.rgb, "--color", help="Aligned frames in RGB or gray."),
     align: Align = typer.Option(
@@ -70,10 +51,10 @@ def detect_faces(
         2, "--workers", "-j", min=0, help="Worker processes (clips in parallel); 0 = one per core."
     ),
     limit: int = typer.Option(0, "--limit", min=0, help="Only the first N clips (0: all), for a quick look."),
-    on_error: OnError = ON_ERROR,
-    resume: bool = RESUME,
-    retry_failed: bool = RETRY_FAILED,
-    data_root: list[str] | None = DATA_ROOT,
+    on_error: C.OnError = C.ON_ERROR,
+    resume: bool = C.RESUME,
+    retry_failed: bool = C.RETRY_FAILED,
+    data_root: list[str] | None = C.DATA_ROOT,
 ) -> None:
     """Find the face in every clip: a box and dlib's 68 landmarks per frame, and the frames
     aligned (eyes level, fixed eye distance, one similarity per clip) to SIZE x SIZE.

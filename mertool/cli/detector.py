@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 
 import typer
 
-from mertool.cli.common import JSON, SEED
+from mertool.cli import common as C
 
 detector_app = typer.Typer(
     help=(
@@ -26,9 +25,7 @@ DEVICE = typer.Option(
 IMGSZ = typer.Option(640, "--imgsz", min=32, help="Training/inference image size in pixels (multiple of 32).")
 
 
-class HoldoutBy(str, Enum):
-    image = "image"
-    event = "event"
+HoldoutBy = C.choices("HoldoutBy", ("image", "event"))
 
 
 def _fmt(v: float | None, digits: int = 4) -> str:
@@ -40,7 +37,7 @@ def _fmt(v: float | None, digits: int = 4) -> str:
 @detector_app.command("models")
 def models(
     imgsz: int = typer.Option(640, "--imgsz", help="Image size for the GFLOPs count."),
-    json_out: bool = JSON,
+    json_out: bool = C.JSON,
 ) -> None:
     """Parameters and GFLOPs of every detector YAML, beside YOLOv8s's published numbers.
 
@@ -104,7 +101,7 @@ def prepare(
         "--holdout-by",
         help="Hold out single images (every event keeps its share of training) or whole event folders.",
     ),
-    json_out: bool = JSON,
+    json_out: bool = C.JSON,
 ) -> None:
     """Convert WIDER FACE as shipped into ultralytics' YOLO layout plus a data.yaml.
 
@@ -203,8 +200,8 @@ def train(
     amp: bool = typer.Option(
         True, "--amp/--no-amp", help="Mixed precision on CUDA (never checked by downloading a model)."
     ),
-    seed: int = SEED,
-    json_out: bool = JSON,
+    seed: int = C.SEED,
+    json_out: bool = C.JSON,
 ) -> None:
     """Train a face detector with ultralytics' trainer, offline, from scratch (or from a local .pt).
 
@@ -267,7 +264,7 @@ def evaluate(
         help="WIDER root holding eval_tools/ground_truth (default: the one data.yaml records).",
     ),
     no_wider: bool = typer.Option(False, "--no-wider", help="Skip the WIDER easy/medium/hard evaluation."),
-    json_out: bool = JSON,
+    json_out: bool = C.JSON,
 ) -> None:
     """Precision, recall, mAP@0.5 and mAP@0.5:0.95 of a trained detector on the test split (WIDER val).
 
@@ -305,7 +302,7 @@ def synth(
     n_test: int = typer.Option(
         0, "--test", min=0, help="Test images (listed in wider_face_test_filelist.txt)."
     ),
-    seed: int = SEED,
+    seed: int = C.SEED,
 ) -> None:
     """Write a small synthetic face-detection set in WIDER FACE's own layout.
 

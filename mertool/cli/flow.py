@@ -3,46 +3,21 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 
 import typer
 
-from mertool.cli.common import (
-    DATASET,
-    INPUT,
-    JSON,
-    LABEL_MAP,
-    ON_ERROR,
-    OUTPUT,
-    RESUME,
-    RETRY_FAILED,
-    WORKERS,
-    OnError,
-)
+from mertool.cli import common as C
+
+Preset = C.choices("Preset", ("micro", "opencv-default", "dis", "farneback"))
 
 
-class Preset(str, Enum):
-    micro = "micro"
-    opencv_default = "opencv-default"
-    dis = "dis"
-    farneback = "farneback"
+Method = C.choices("Method", ("tvl1", "dis", "farneback"))
 
 
-class Method(str, Enum):
-    tvl1 = "tvl1"
-    dis = "dis"
-    farneback = "farneback"
+Strain = C.choices("Strain", ("eq7", "tensor"))
 
 
-class Strain(str, Enum):
-    eq7 = "eq7"
-    tensor = "tensor"
-
-
-class Normalize(str, Enum):
-    none = "none"
-    minmax = "minmax"
-    dataset = "dataset"
+Normalize = C.choices("Normalize", ("none", "minmax", "dataset"))
 
 
 HELP = (
@@ -72,8 +47,8 @@ HELP = (
 
 
 def flow(
-    input: str | None = INPUT,
-    output: str | None = OUTPUT,
+    input: str | None = C.INPUT,
+    output: str | None = C.OUTPUT,
     preset: Preset | None = typer.Option(
         None, "--preset", "-p", help="Named flow settings (default: micro, or the --method's own)."
     ),
@@ -102,13 +77,13 @@ def flow(
     cv2_threads: int = typer.Option(
         0, "--cv2-threads", min=0, help="OpenCV threads per worker (0: the cores shared among the workers)."
     ),
-    dataset: str | None = DATASET,
-    label_map: str | None = LABEL_MAP,
-    on_error: OnError = ON_ERROR,
-    resume: bool = RESUME,
-    retry_failed: bool = RETRY_FAILED,
-    workers: int = WORKERS,
-    json_out: bool = JSON,
+    dataset: str | None = C.DATASET,
+    label_map: str | None = C.LABEL_MAP,
+    on_error: C.OnError = C.ON_ERROR,
+    resume: bool = C.RESUME,
+    retry_failed: bool = C.RETRY_FAILED,
+    workers: int = C.WORKERS,
+    json_out: bool = C.JSON,
 ) -> None:
     from mertool.cli.common import call_by_name, print_json, print_summary
     from mertool.console import info

@@ -3,35 +3,16 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Any
 
 import typer
 
-from mertool.cli.common import (
-    DATASET,
-    INPUT,
-    JSON,
-    LABEL_MAP,
-    ON_ERROR,
-    OUTPUT,
-    RESUME,
-    RETRY_FAILED,
-    WORKERS,
-    OnError,
-)
+from mertool.cli import common as C
+
+ApexMethod = C.choices("ApexMethod", ("dc-rois", "flow-peak", "label", "middle"))
 
 
-class ApexMethod(str, Enum):
-    dc_rois = "dc-rois"
-    flow_peak = "flow-peak"
-    label = "label"
-    middle = "middle"
-
-
-class Boxes(str, Enum):
-    onset = "onset"
-    per_frame = "per-frame"
+Boxes = C.choices("Boxes", ("onset", "per-frame"))
 
 
 HELP = (
@@ -55,8 +36,8 @@ HELP = (
 
 
 def spot_apex(
-    input: str | None = INPUT,
-    output: str | None = OUTPUT,
+    input: str | None = C.INPUT,
+    output: str | None = C.OUTPUT,
     method: ApexMethod = typer.Option(ApexMethod.dc_rois, "--method", "-m", help="How to find the apex."),
     fallback: ApexMethod | None = typer.Option(
         None, "--fallback", help="With --method label: the method used for clips without a labelled apex."
@@ -81,13 +62,13 @@ def spot_apex(
     boxes: Boxes = typer.Option(
         Boxes.onset, "--boxes", help="Region boxes from the onset frame's landmarks, or from every frame's."
     ),
-    dataset: str | None = DATASET,
-    label_map: str | None = LABEL_MAP,
-    on_error: OnError = ON_ERROR,
-    resume: bool = RESUME,
-    retry_failed: bool = RETRY_FAILED,
-    workers: int = WORKERS,
-    json_out: bool = JSON,
+    dataset: str | None = C.DATASET,
+    label_map: str | None = C.LABEL_MAP,
+    on_error: C.OnError = C.ON_ERROR,
+    resume: bool = C.RESUME,
+    retry_failed: bool = C.RETRY_FAILED,
+    workers: int = C.WORKERS,
+    json_out: bool = C.JSON,
 ) -> None:
     from mertool.cli.common import call_by_name, print_json, print_summary
     from mertool.console import info

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from pathlib import Path
 
 import typer
 
-from mertool.cli.common import JSON
+from mertool.cli import common as C
 
 HELP = (
     "Write a synthetic micro-expression dataset in a real dataset's layout, with ground truth.\n\n"
@@ -35,11 +34,7 @@ HELP = (
 )
 
 
-class LayoutChoice(str, Enum):
-    casme2 = "casme2"
-    samm = "samm"
-    smic = "smic"
-    megc2019 = "megc2019"
+LayoutChoice = C.choices("LayoutChoice", ("casme2", "samm", "smic", "megc2019"))
 
 
 def register(app: typer.Typer) -> None:
@@ -100,7 +95,7 @@ def synth(
         show_default=False,
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace synthetic data already in OUT_DIR."),
-    json_out: bool = JSON,
+    json_out: bool = C.JSON,
 ) -> None:
     from mertool.cli.common import call_by_name, print_json
     from mertool.console import info
