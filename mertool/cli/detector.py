@@ -114,15 +114,7 @@ def prepare(
     from mertool.cli.common import print_json
     from mertool.detector.prepare import ROLES, prepare_widerface
 
-    report = prepare_widerface(
-        root,
-        output,
-        link=link,
-        min_size=min_size,
-        holdout=holdout,
-        holdout_seed=holdout_seed,
-        holdout_by=holdout_by.value,
-    )
+    report = C.call_by_name(prepare_widerface, locals(), root, output)
     if json_out:
         print_json(report.as_dict())
         return
@@ -213,21 +205,7 @@ def train(
     from mertool.console import out
     from mertool.detector.train import train as run_train
 
-    result = run_train(
-        data,
-        output,
-        model=model,
-        epochs=epochs,
-        imgsz=imgsz,
-        batch=batch,
-        device=device,
-        workers=workers,
-        seed=seed,
-        pretrained=pretrained,
-        plots=plots,
-        patience=patience,
-        amp=amp,
-    )
+    result = C.call_by_name(run_train, locals(), data, output)
     summary = {
         "model": result.model,
         "run_dir": str(result.run_dir),
