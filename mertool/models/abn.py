@@ -34,7 +34,7 @@ from torchvision.models import resnet as tvr
 from mertool.models.base import MERModel, match_channels, mosaic, require
 from mertool.models.layers.abn import AttentionBranch, apply_attention
 from mertool.models.layers.arcface import ArcFaceHead
-from mertool.models.registry import Option, register_model
+from mertool.models.registry import Option, model_builder, register_model
 from mertool.models.resnet import BASIC_LAYERS, BOTTLENECK_LAYERS, make_stage
 
 ROI_ROWS, ROI_COLS = 3, 5
@@ -140,7 +140,7 @@ def _inputs(opts: dict) -> tuple[str, ...]:
     return ("frames3",) if opts["input"] == "3frames" else ("face",)
 
 
-@register_model(
+register_model(
     "resnet-abn",
     inputs=_inputs,
     input_size=224,
@@ -166,29 +166,4 @@ def _inputs(opts: dict) -> tuple[str, ...]:
             None, "'imagenet' (torchvision's weights, from the local cache) or a state-dict file"
         ),
     },
-)
-def resnet_abn(
-    num_classes: int,
-    depth: int = 18,
-    input: str = "apex",
-    roi: bool = False,
-    abn: bool = True,
-    arcface: bool = False,
-    arcface_scale: float = 30.0,
-    arcface_margin: float = 0.5,
-    pretrained: str | None = None,
-):
-    from mertool.models.pretrained import apply_pretrained
-
-    model = ResNetABN(
-        num_classes,
-        int(depth),
-        input,
-        bool(roi),
-        bool(abn),
-        bool(arcface),
-        float(arcface_scale),
-        float(arcface_margin),
-    )
-    apply_pretrained(model, pretrained)
-    return model
+)(model_builder(ResNetABN))

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mertool.models.base import MERModel, require
-from mertool.models.registry import Option, register_model
+from mertool.models.registry import Option, model_builder, register_model
 
 
 class STSTNet(MERModel):
@@ -90,33 +90,20 @@ class OffApexNet(MERModel):
 _DROPOUT = Option(0.5, "dropout rate")
 
 
-@register_model(
+register_model(
     "ststnet",
     inputs=("flow",),
     input_size=28,
     paper="004",
     description="STSTNet (Liong et al. 2019): three shallow conv streams over u, v, strain; a reference baseline",
     options={"dropout": _DROPOUT, "pretrained": Option(None, "a state-dict file to load")},
-)
-def ststnet(num_classes: int, dropout: float = 0.5, pretrained: str | None = None):
-    from mertool.models.pretrained import apply_pretrained
+)(model_builder(STSTNet))
 
-    model = STSTNet(num_classes, dropout)
-    apply_pretrained(model, pretrained)
-    return model
-
-
-@register_model(
+register_model(
     "off-apexnet",
     inputs=("flow",),
     input_size=28,
     paper="004",
     description="OFF-ApexNet (Gan et al. 2019): two conv streams over u and v, two FC layers; a reference baseline",
     options={"dropout": _DROPOUT, "pretrained": Option(None, "a state-dict file to load")},
-)
-def off_apexnet(num_classes: int, dropout: float = 0.5, pretrained: str | None = None):
-    from mertool.models.pretrained import apply_pretrained
-
-    model = OffApexNet(num_classes, dropout)
-    apply_pretrained(model, pretrained)
-    return model
+)(model_builder(OffApexNet))

@@ -42,7 +42,7 @@ from torch import nn
 from mertool.errors import MertoolError
 from mertool.models.base import MERModel, match_channels, require, spatial_maps
 from mertool.models.post_fusion import BACKBONES, build_post_fusion
-from mertool.models.registry import Option, register_model
+from mertool.models.registry import Option, model_builder, register_model
 
 #: branch letter -> registry input.
 BRANCH_INPUTS = {"T": "flow", "S": "apex", "D": "diff"}
@@ -174,7 +174,7 @@ def _inputs(opts: dict) -> tuple[str, ...]:
     return tuple(BRANCH_INPUTS[b] for b in parse_branches(opts["branches"]))
 
 
-@register_model(
+register_model(
     "dfr-net",
     inputs=_inputs,
     input_size=56,
@@ -201,33 +201,4 @@ def _inputs(opts: dict) -> tuple[str, ...]:
     # small MER sets (a LOSO fold of CASME II trains on ~240 clips, our synthetic tests on 18-84):
     # weight decay and flips; the paper's recipe is the dfr-net-004 preset (docs/training.md)
     train_defaults={"weight_decay": 1e-3, "augment": "hflip"},
-)
-def dfr_net(
-    num_classes: int,
-    stages: int = 3,
-    fusion: str = "attn",
-    attention: str = "all",
-    branches: str = "TSD",
-    backbone: str = "resnet",
-    width: int = 64,
-    reduction: int = 16,
-    dropout: float = 0.5,
-    temporal: str = "gate+skip",
-    pretrained: str | None = None,
-):
-    from mertool.models.pretrained import apply_pretrained
-
-    model = DFRNet(
-        num_classes,
-        int(stages),
-        fusion,
-        attention,
-        branches,
-        backbone,
-        int(width),
-        int(reduction),
-        float(dropout),
-        temporal,
-    )
-    apply_pretrained(model, pretrained)
-    return model
+)(model_builder(DFRNet))

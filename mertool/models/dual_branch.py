@@ -43,7 +43,7 @@ from torchvision.models import resnet as tvr
 from mertool.models.base import MERModel, match_channels, require, spatial_maps
 from mertool.models.layers.cbam import CBAM
 from mertool.models.layers.inception import InceptionTrunk
-from mertool.models.registry import Option, register_model
+from mertool.models.registry import Option, model_builder, register_model
 from mertool.models.resnet import make_stage
 
 VARIANTS = ("GFEM", "LTFEM", "DBFEM", "DBFEM+CAFFM", "CAFFM_L", "CAFFM_G")
@@ -180,7 +180,7 @@ def _inputs(opts: dict) -> tuple[str, ...]:
     return {"GFEM": ("face",), "LTFEM": ("au5",)}.get(v, ("face", "au5"))
 
 
-@register_model(
+register_model(
     "dual-branch",
     inputs=_inputs,
     input_size=282,
@@ -196,16 +196,4 @@ def _inputs(opts: dict) -> tuple[str, ...]:
             None, "'imagenet' (ResNet-18/34 weights into the global branch) or a state-dict file"
         ),
     },
-)
-def dual_branch(
-    num_classes: int,
-    variant: str = "DBFEM+CAFFM",
-    depth: int = 12,
-    dropout: float = 0.0,
-    pretrained: str | None = None,
-):
-    from mertool.models.pretrained import apply_pretrained
-
-    model = DualBranchNet(num_classes, variant, int(depth), float(dropout))
-    apply_pretrained(model, pretrained)
-    return model
+)(model_builder(DualBranchNet))

@@ -47,7 +47,7 @@ from torch import nn
 
 from mertool.errors import MertoolError
 from mertool.models.base import MERModel, require
-from mertool.models.registry import CLIP_FRAMES, Option, clip_input_name, register_model
+from mertool.models.registry import CLIP_FRAMES, Option, clip_input_name, model_builder, register_model
 
 CLASS_WEIGHTS = ("balanced", "none")
 #: Logit of a class the training rows did not contain (never predicted).
@@ -329,7 +329,7 @@ _BLOCKS = Option(5, "block grid: K x K blocks over the face")
 _BINS = Option(8, "orientation bins over [-pi, pi)")
 
 
-@register_model(
+register_model(
     "lbp-top-svm",
     inputs=lambda o: (clip_input_name(o["frames"]),),
     input_size=128,
@@ -347,24 +347,18 @@ _BINS = Option(8, "orientation bins over [-pi, pi)")
         ),
         **_SVM_OPTIONS,
     },
-)
-def lbp_top_svm(num_classes: int, **options: Any):
-    return LbpTopSVM(num_classes, **options)
+)(model_builder(LbpTopSVM))
 
-
-@register_model(
+register_model(
     "bi-woof-svm",
     inputs=("flow",),
     input_size=128,
     paper="004",
     description="Bi-WOOF (Liong et al. 2018): strain- and magnitude-weighted flow orientations + linear SVM; a hand-crafted baseline",
     options={"blocks": _BLOCKS, "bins": _BINS, **_SVM_OPTIONS},
-)
-def bi_woof_svm(num_classes: int, **options: Any):
-    return BiWoofSVM(num_classes, **options)
+)(model_builder(BiWoofSVM))
 
-
-@register_model(
+register_model(
     "hoof-svm",
     inputs=("flow",),
     input_size=128,
@@ -380,6 +374,4 @@ def bi_woof_svm(num_classes: int, **options: Any):
         "bins": _BINS,
         **_SVM_OPTIONS,
     },
-)
-def hoof_svm(num_classes: int, **options: Any):
-    return HoofSVM(num_classes, **options)
+)(model_builder(HoofSVM))

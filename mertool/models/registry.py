@@ -93,6 +93,7 @@ class ModelSpec:
             )
         opts = {k: o.default for k, o in self.options.items()}
         for k, v in overrides.items():
+            v = _as_type_of(self.options[k].default, v)
             choices = self.options[k].choices
             if choices is not None and v not in choices:
                 raise MertoolError(
@@ -105,6 +106,36 @@ class ModelSpec:
         if callable(self.inputs):
             return tuple(self.inputs(self.resolve_options(options or {})))
         return tuple(self.inputs)
+
+
+def _as_type_of(default: Any, value: Any) -> Any:
+    """``value`` as the type of the option's default where that is lossless (``stages=3.0`` -> 3,
+    ``dropout=1`` -> 1.0, ``arcface=1`` -> True); anything else as given."""
+    if isinstance(default, bool):
+        return bool(value) if isinstance(value, int) and value in (0, 1) else value
+    if isinstance(default, int) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def model_builder(cls: Callable[..., Any], **fixed: Any) -> Callable[..., Any]:
+    """The builder of a registration that is one configurable class: ``cls(num_classes, **fixed,
+    **options)``, then the weights the ``pretrained`` option names, if the model has that option
+    (:func:`mertool.models.pretrained.apply_pretrained`)."""
+
+    def build(num_classes: int, pretrained: str | None = None, **options: Any) -> Any:
+        model = cls(num_classes, **fixed, **options)
+        if pretrained is not None:
+            from mertool.models.pretrained import apply_pretrained
+
+            apply_pretrained(model, pretrained)
+        return model
+
+    build.__module__ = cls.__module__
+    build.__qualname__ = build.__name__ = f"build_{cls.__name__}"
+    return build
 
 
 _MODELS: dict[str, ModelSpec] = {}

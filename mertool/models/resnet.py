@@ -36,7 +36,7 @@ from torchvision.models import resnet as tvr
 
 from mertool.models.base import MERModel, match_channels, require, spatial_maps
 from mertool.models.layers import get_attn
-from mertool.models.registry import Option, register_model
+from mertool.models.registry import Option, model_builder, register_model
 
 #: blocks per stage of the torchvision depths.
 BASIC_LAYERS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3)}
@@ -178,15 +178,9 @@ def variant(name: str, paper: str, description: str, attention: str | None = Non
         options["reduction"] = _REDUCTION
     options["pretrained"] = _PRETRAINED
 
-    def build(num_classes: int, pretrained: str | None = None, **opts) -> MERModel:
-        from mertool.models.pretrained import apply_pretrained
-
-        model = ResNetClassifier(num_classes, attention, **{**fixed, **opts})
-        apply_pretrained(model, pretrained)
-        return model
-
-    build.__name__ = build.__qualname__ = name.replace("-", "_")
-    register_model(name, ("face",), 224, paper, description, options)(build)
+    register_model(name, ("face",), 224, paper, description, options)(
+        model_builder(ResNetClassifier, attention=attention, **fixed)
+    )
 
 
 # fmt: off
