@@ -24,9 +24,18 @@ import re
 from pathlib import Path
 
 from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import check_clip_frames, list_dir, read_clip_folder
-from mertool.datasets.labels import casme2_5_label, megc2019_label, normalise_emotion
-from mertool.datasets.tables import Table, as_int, as_text, frame_cells, parse_aus
+from mertool.datasets.frames import list_dir
+from mertool.datasets.labels import casme2_5_label, megc2019_label
+from mertool.datasets.rows import (
+    QuirkLog,
+    aus_fields,
+    checked_emotion,
+    clip_sample,
+    frame_marks,
+    keep_first,
+    read_clip,
+)
+from mertool.datasets.tables import Table, as_text, subject_number
 from mertool.errors import DatasetError
 
 DATASET = "casme2"
@@ -45,6 +54,8 @@ _CROP_NAMES = ("cropped", "cropped-updated", "cropped_original", "cropped-origin
 COL_SUBJECT, COL_FILENAME = "Subject", "Filename"
 COL_ONSET, COL_APEX, COL_OFFSET = "OnsetFrame", "ApexFrame", "OffsetFrame"
 COL_AUS, COL_EMOTION = "Action Units", "Estimated Emotion"
+#: What the reader does with an emotion that is not in :data:`EMOTIONS`.
+_UNKNOWN = "; kept as native, no label under other maps"
 
 
 def casme2_labels(subject: str, clip: str, emotion: str | None) -> dict[str, str | None]:
@@ -58,10 +69,7 @@ def casme2_labels(subject: str, clip: str, emotion: str | None) -> dict[str, str
 
 def subject_id(value: object) -> str | None:
     """``Subject`` cell (``1``, ``"01"``, ``"sub01"``) -> the LOSO key ``sub01``; None if not a number."""
-    n = as_int(value)
-    if n is None and value is not None:
-        m = _SUBJECT_RE.match(str(value).strip())
-        n = int(m.group(1)) if m else None
+    n = subject_number(value, _SUBJECT_RE)
     return None if n is None else f"sub{n:02d}"
 
 
@@ -191,11 +199,9 @@ def read(root: Path, cropped: bool = False) -> DatasetRead:
     seen: dict[str, int] = {}
     used: set[tuple[str, str]] = set()
     prefix = "reg_" if cropped else None
+    log = QuirkLog(root, quirks)
     for row in table:
-
-        def note(message: str, row=row) -> None:
-            quirks.append(Quirk(sheet_rel, message, row.number))
-
+        note = log.at(sheet, row.number)
         subject = subject_id(row.get(COL_SUBJECT))
         clip_cell = row.get(COL_FILENAME)
         if subject is None or clip_cell is None:
@@ -205,55 +211,27 @@ def read(root: Path, cropped: bool = False) -> DatasetRead:
             continue
         clip = as_text(clip_cell)
         sid = f"{DATASET}/{subject}/{clip}"
-        if sid in seen:
-            note(f"duplicated id {sid} (first on row {seen[sid]}); this row skipped")
+        if not keep_first(seen, sid, row.number, note):
             continue
-        seen[sid] = row.number
-
-        cells, problems = frame_cells(row, {"onset": COL_ONSET, "apex": COL_APEX, "offset": COL_OFFSET})
-        onset, apex, offset = cells["onset"], cells["apex"], cells["offset"]
-        for problem in problems:
-            note(f"{sid}: {problem}")
-        raw_emotion = row.get(COL_EMOTION)
-        emotion = normalise_emotion(raw_emotion)
-        if emotion is None:
-            note(f"{sid}: no emotion")
-        elif emotion not in EMOTIONS:
-            note(f"{sid}: unknown emotion {raw_emotion!r}; kept as native, no label under other maps")
-
+        say = log.at(sheet, row.number, f"{sid}: ")
+        marks = frame_marks(row, (COL_ONSET, COL_APEX, COL_OFFSET), say)
+        emotion = checked_emotion(row.get(COL_EMOTION), EMOTIONS, say, _UNKNOWN, "no emotion")
         folder = clips.get((subject, clip)) or clips.get((subject, clip.lower()))
         if folder is None:
             where = f"{relpath(frames_root, root)}/{subjects.get(subject, Path(subject)).name}/{clip}"
-            note(f"{sid}: no frames folder {where} on disk; sample skipped")
+            say(f"no frames folder {where} on disk; sample skipped")
             continue
         used.add((subject, folder.name))
-        frames, numbers, stray_quirks = read_clip_folder(folder, root, prefix)
-        quirks.extend(stray_quirks)
-        if not frames:
-            note(f"{sid}: clip folder {relpath(folder, root)} has no frames; sample skipped")
-            continue
-        for problem in check_clip_frames(numbers, onset, apex, offset):
-            note(f"{sid}: {problem}")
-        aus_raw = row.get(COL_AUS)
-        samples.append(
-            Sample(
-                id=sid,
-                dataset=DATASET,
-                subject=subject,
-                clip=clip,
-                frames=tuple(frames),
-                frame_numbers=tuple(numbers),
-                fps=FPS,
-                emotion=emotion,
-                labels=casme2_labels(subject, clip, emotion),
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                aus=parse_aus(aus_raw),
-                aus_raw=as_text(aus_raw),
-                extra={"variant": variant, "row": row.number, "annotation": sheet_rel},
+        frames = read_clip(folder, root, quirks, say, marks, prefix)
+        if frames[0]:
+            extra = {"variant": variant, "row": row.number, "annotation": sheet_rel}
+            labels = casme2_labels(subject, clip, emotion)
+            aus = aus_fields(row.get(COL_AUS), as_text)
+            samples.append(
+                clip_sample(
+                    DATASET, subject, clip, frames, FPS, emotion, marks, labels=labels, extra=extra, **aus
+                )
             )
-        )
 
     for (subject, key), folder in sorted(clips.items(), key=lambda kv: str(kv[1])):
         if key == folder.name and (subject, folder.name) not in used:

@@ -18,9 +18,18 @@ import re
 from pathlib import Path
 
 from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import check_clip_frames, list_dir, read_clip_folder
-from mertool.datasets.labels import megc2019_label, normalise_emotion
-from mertool.datasets.tables import Table, as_int, as_text, frame_cells, parse_aus
+from mertool.datasets.frames import list_dir
+from mertool.datasets.labels import megc2019_label
+from mertool.datasets.rows import (
+    QuirkLog,
+    aus_fields,
+    checked_emotion,
+    clip_sample,
+    frame_marks,
+    keep_first,
+    read_clip,
+)
+from mertool.datasets.tables import Table, as_int, as_text
 from mertool.errors import DatasetError
 
 DATASET = "samm"
@@ -34,6 +43,8 @@ _SUBJECT_DIR_RE = re.compile(r"^\d{1,4}$")
 COL_SUBJECT, COL_FILENAME = "Subject", "Filename"
 COL_ONSET, COL_APEX, COL_OFFSET = "Onset Frame", "Apex Frame", "Offset Frame"
 COL_AUS, COL_EMOTION = "Action Units", "Estimated Emotion"
+#: What the reader does with an emotion that is not in :data:`EMOTIONS`.
+_UNKNOWN = "; kept as native, no MEGC2019 label"
 
 
 def samm_labels(emotion: str | None) -> dict[str, str | None]:
@@ -108,11 +119,9 @@ def read_samm(root: Path) -> DatasetRead:
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     used: set[Path] = set()
+    log = QuirkLog(root, quirks)
     for row in table:
-
-        def note(message: str, row=row) -> None:
-            quirks.append(Quirk(sheet_rel, message, row.number))
-
+        note = log.at(sheet, row.number)
         raw_subject, clip_cell = row.get(COL_SUBJECT), row.get(COL_FILENAME)
         subject = subject_id(raw_subject)
         if subject is None:
@@ -124,56 +133,34 @@ def read_samm(root: Path) -> DatasetRead:
             continue
         clip = as_text(clip_cell)
         sid = f"{DATASET}/{subject}/{clip}"
-        if sid in seen:
-            note(f"duplicated id {sid} (first on row {seen[sid]}); this row skipped")
+        if not keep_first(seen, sid, row.number, note):
             continue
-        seen[sid] = row.number
-
-        cells, problems = frame_cells(row, {"onset": COL_ONSET, "apex": COL_APEX, "offset": COL_OFFSET})
-        onset, apex, offset = cells["onset"], cells["apex"], cells["offset"]
-        for problem in problems:
-            note(f"{sid}: {problem}")
-        raw_emotion = row.get(COL_EMOTION)
-        emotion = normalise_emotion(raw_emotion)
-        if emotion is None:
-            note(f"{sid}: no emotion")
-        elif emotion not in EMOTIONS:
-            note(f"{sid}: unknown emotion {raw_emotion!r}; kept as native, no MEGC2019 label")
-
+        say = log.at(sheet, row.number, f"{sid}: ")
+        marks = frame_marks(row, (COL_ONSET, COL_APEX, COL_OFFSET), say)
+        emotion = checked_emotion(row.get(COL_EMOTION), EMOTIONS, say, _UNKNOWN, "no emotion")
         folder = clips.get((subject, clip)) or clips.get((subject, clip.lower()))
         if folder is None:
-            note(
-                f"{sid}: no frames folder {relpath(frames_root / subject / clip, root)} on disk; sample skipped"
-            )
+            say(f"no frames folder {relpath(frames_root / subject / clip, root)} on disk; sample skipped")
             continue
         used.add(folder)
-        frames, numbers, stray_quirks = read_clip_folder(folder, root)
-        quirks.extend(stray_quirks)
-        if not frames:
-            note(f"{sid}: clip folder {relpath(folder, root)} has no frames; sample skipped")
-            continue
-        for problem in check_clip_frames(numbers, onset, apex, offset):
-            note(f"{sid}: {problem}")
-        aus_raw = row.get(COL_AUS)
-        samples.append(
-            Sample(
-                id=sid,
-                dataset=DATASET,
-                subject=subject,
-                clip=clip,
-                frames=tuple(frames),
-                frame_numbers=tuple(numbers),
-                fps=FPS,
-                emotion=emotion,
-                labels=samm_labels(emotion),
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                aus=parse_aus(aus_raw),
-                aus_raw=as_text(aus_raw),
-                extra={"row": row.number, "annotation": sheet_rel},
+        frames = read_clip(folder, root, quirks, say, marks)
+        if frames[0]:
+            extra = {"row": row.number, "annotation": sheet_rel}
+            aus = aus_fields(row.get(COL_AUS), as_text)
+            samples.append(
+                clip_sample(
+                    DATASET,
+                    subject,
+                    clip,
+                    frames,
+                    FPS,
+                    emotion,
+                    marks,
+                    labels=samm_labels(emotion),
+                    extra=extra,
+                    **aus,
+                )
             )
-        )
 
     for folder in sorted({p for p in clips.values()} - used):
         quirks.append(Quirk(relpath(folder, root), "clip folder with no row in the sheet; not read"))

@@ -38,9 +38,17 @@ import re
 from pathlib import Path
 
 from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import check_clip_frames, list_dir, read_clip_folder
+from mertool.datasets.frames import list_dir, read_clip_folder
 from mertool.datasets.labels import megc2019_label, normalise_emotion
-from mertool.datasets.tables import Table, as_int, as_text
+from mertool.datasets.rows import (
+    QuirkLog,
+    checked_emotion,
+    clip_sample,
+    keep_first,
+    note_frame_problems,
+    read_clip,
+)
+from mertool.datasets.tables import Table, as_int, as_text, subject_number
 from mertool.errors import DatasetError
 
 FPS = {"HS": 100.0, "VIS": 25.0, "NIR": 25.0}
@@ -50,6 +58,8 @@ LABEL_MAPS = ("native", "megc2019")
 _CODES = {"ne": "negative", "po": "positive", "sur": "surprise", "su": "surprise"}
 _SUBJECT_RE = re.compile(r"^s0*(\d+)$", re.IGNORECASE)
 _CLIP_SUBJECT_RE = re.compile(r"^s0*(\d+)(?=_)", re.IGNORECASE)
+#: What the readers do with an emotion that is not in :data:`EMOTIONS`.
+_UNKNOWN = "; kept as native, no MEGC2019 label"
 
 
 def smic_labels(emotion: str | None) -> dict[str, str | None]:
@@ -65,10 +75,7 @@ def normalise_smic_emotion(raw: object) -> str | None:
 
 def subject_id(name: object) -> str | None:
     """``s1``, ``s01``, ``1`` -> the LOSO key ``s1``; None when not a subject name."""
-    n = as_int(name)
-    if n is None and name is not None:
-        m = _SUBJECT_RE.match(str(name).strip())
-        n = int(m.group(1)) if m else None
+    n = subject_number(name, _SUBJECT_RE)
     return None if n is None else f"s{n}"
 
 
@@ -185,6 +192,7 @@ def read(root: Path, band: str = "HS", cropped: bool = False) -> DatasetRead:
         raise DatasetError(f"{root}: no SMIC {band} folder ({folder}) found", hint=hint)
 
     quirks: list[Quirk] = []
+    log = QuirkLog(root, quirks)
     samples: list[Sample] = []
     seen: dict[str, Path] = {}
     # HS crops are reg_image*.bmp (two readers agree); VIS/NIR frame names are not documented
@@ -219,51 +227,38 @@ def read(root: Path, band: str = "HS", cropped: bool = False) -> DatasetRead:
         for edir in emotion_dirs:
             emotion = normalise_smic_emotion(edir.name)
             if emotion not in EMOTIONS:
-                quirks.append(
-                    Quirk(
-                        relpath(edir, root),
-                        f"unknown emotion folder {edir.name!r}; kept as native, no MEGC2019 label",
-                    )
-                )
+                log(edir, f"unknown emotion folder {edir.name!r}{_UNKNOWN}")
             clip_dirs, efiles = list_dir(edir)
             for f in efiles:
                 quirks.append(Quirk(relpath(f, root), "stray file among the clip folders; ignored"))
             for cdir in clip_dirs:
                 clip = cdir.name
                 sid = f"{dataset}/{subject}/{clip}"
-                rel = relpath(cdir, root)
+                say = log.at(cdir, None, f"{sid}: ")
                 if sid in seen:
-                    quirks.append(
-                        Quirk(
-                            rel, f"duplicated id {sid} (also {relpath(seen[sid], root)}); this folder skipped"
-                        )
-                    )
+                    log(cdir, f"duplicated id {sid} (also {relpath(seen[sid], root)}); this folder skipped")
                     continue
                 seen[sid] = cdir
                 frames, numbers, stray_quirks = read_clip_folder(cdir, root, prefix)
                 quirks.extend(stray_quirks)
                 if not frames:
-                    quirks.append(Quirk(rel, f"{sid}: clip folder has no frames; sample skipped"))
+                    say("clip folder has no frames; sample skipped")
                     continue
-                for problem in check_clip_frames(numbers, numbers[0], None, numbers[-1]):
-                    quirks.append(Quirk(rel, f"{sid}: {problem}"))
-                samples.append(
-                    Sample(
-                        id=sid,
-                        dataset=dataset,
-                        subject=subject,
-                        clip=clip,
-                        frames=tuple(frames),
-                        frame_numbers=tuple(numbers),
-                        fps=FPS[band],
-                        emotion=emotion,
-                        labels=smic_labels(emotion),
-                        onset=numbers[0],
-                        apex=None,
-                        offset=numbers[-1],
-                        extra={"variant": variant},
-                    )
+                marks = (numbers[0], None, numbers[-1])  # no apex: SMIC does not say
+                note_frame_problems(numbers, marks, say)
+                labels, extra = smic_labels(emotion), {"variant": variant}
+                sample = clip_sample(
+                    dataset,
+                    subject,
+                    clip,
+                    (frames, numbers),
+                    FPS[band],
+                    emotion,
+                    marks,
+                    labels=labels,
+                    extra=extra,
                 )
+                samples.append(sample)
     return DatasetRead(name, root, samples, quirks, annotation_files=[], default_label_map="native")
 
 
@@ -397,11 +392,9 @@ def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
     seen: dict[str, int] = {}
     used: set[Path] = set()
     ended_at: int | None = None
+    log = QuirkLog(root, quirks)
     for row in table:
-
-        def note(message: str, row=row) -> None:
-            quirks.append(Quirk(sheet_rel, message, row.number))
-
+        note = log.at(primary, row.number)
         raw_subject = row.get(COL_SUBJECT)
         if raw_subject is None:
             ended_at = ended_at or row.number  # trailing notes: the data ends at the first empty Subject
@@ -416,10 +409,9 @@ def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
             continue
         clip = clip_name(clip_cell)
         sid = f"{dataset}/{subject}/{clip}"
-        if sid in seen:
-            note(f"duplicated id {sid} (first on row {seen[sid]}); this row skipped")
+        if not keep_first(seen, sid, row.number, note):
             continue
-        seen[sid] = row.number
+        say = log.at(primary, row.number, f"{sid}: ")
         first = as_int(row.get(COL_FIRST))
         onset, offset = as_int(row.get(COL_ONSET)), as_int(row.get(COL_OFFSET))
         if table.has_column(COL_APEX):
@@ -428,44 +420,37 @@ def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
             apex = apexes.get((subject, clip.lower()))
         for label, value in (("OnsetF", onset), ("OffsetF", offset)):
             if value is None and table.has_column(label):
-                note(f"{sid}: {label} is not a number; kept as missing")
-        raw_emotion = row.get(COL_EMOTION)
-        emotion = normalise_smic_emotion(raw_emotion)
-        if emotion is None:
-            note(f"{sid}: no emotion")
-        elif emotion not in EMOTIONS:
-            note(f"{sid}: unknown emotion {raw_emotion!r}; kept as native, no MEGC2019 label")
+                say(f"{label} is not a number; kept as missing")
+        emotion = checked_emotion(
+            row.get(COL_EMOTION), EMOTIONS, say, _UNKNOWN, "no emotion", normalise_smic_emotion
+        )
         folder = clips.get((subject, clip.lower()))
         if folder is None:
-            note(
-                f"{sid}: no clip folder {clip}/ under a subject folder {subject}/ or s{int(subject[1:]):02d}/; sample skipped"
+            say(
+                f"no clip folder {clip}/ under a subject folder {subject}/ or s{int(subject[1:]):02d}/; sample skipped"
             )
             continue
         used.add(folder)
-        frames, numbers, stray_quirks = read_clip_folder(folder, root)
-        quirks.extend(stray_quirks)
+        frames, numbers = read_clip(folder, root, quirks, say)
         if not frames:
-            note(f"{sid}: clip folder {relpath(folder, root)} has no frames; sample skipped")
             continue
         if first is not None and first != numbers[0]:
-            note(f"{sid}: FirstF {first} but the first frame on disk is {numbers[0]}")
-        for problem in check_clip_frames(numbers, onset, apex, offset):
-            note(f"{sid}: {problem}")
+            say(f"FirstF {first} but the first frame on disk is {numbers[0]}")
+        marks = (onset, apex, offset)
+        note_frame_problems(numbers, marks, say)
+        extra = {"variant": f"{band}-E", "row": row.number, "annotation": sheet_rel, "first": first}
+        labels = smic_labels(emotion)
         samples.append(
-            Sample(
-                id=sid,
-                dataset=dataset,
-                subject=subject,
-                clip=clip,
-                frames=tuple(frames),
-                frame_numbers=tuple(numbers),
-                fps=FPS[band],
-                emotion=emotion,
-                labels=smic_labels(emotion),
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                extra={"variant": f"{band}-E", "row": row.number, "annotation": sheet_rel, "first": first},
+            clip_sample(
+                dataset,
+                subject,
+                clip,
+                (frames, numbers),
+                FPS[band],
+                emotion,
+                marks,
+                labels=labels,
+                extra=extra,
             )
         )
     for folder in sorted(set(clips.values()) - used):

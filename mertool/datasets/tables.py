@@ -191,6 +191,16 @@ def as_int(value: Cell) -> int | None:
     return n if -MAX_INT <= n <= MAX_INT else None
 
 
+def subject_number(value: Cell, pattern: re.Pattern[str]) -> int | None:
+    """The number of a subject cell or folder name: the integer itself (``1``, ``"01"``), else the
+    first group of ``pattern`` searched in the text (``sub01``, ``s1``); None when neither."""
+    n = as_int(value)
+    if n is None and value is not None:
+        m = pattern.search(str(value).strip())
+        n = int(m.group(1)) if m else None
+    return n
+
+
 def as_text(value: Cell) -> str | None:
     """A cell as stripped text (``12.0`` -> ``"12"``), or None for a blank cell."""
     if value is None:
