@@ -23,10 +23,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import gap_message, list_dir, list_frames
-from mertool.datasets.labels import normalise_emotion
-from mertool.datasets.tables import Table, as_int, parse_aus, read_rows, sheet_names
+from mertool.datasets.base import DatasetRead, register
+from mertool.datasets.frames import list_dir
+from mertool.datasets.rows import QuirkLog, aus_fields, checked_emotion, clip_sample, read_clip_span
+from mertool.datasets.tables import Table, as_int, read_rows, sheet_names, subject_number
 
 NAME = "casme"
 FPS = 60.0  # [V: P-FPS]
@@ -36,6 +36,7 @@ EMOTIONS = frozenset(
 EMOTION_FALLBACK_IDX = 11  # the 12th column, where public loaders read the emotion
 _AU_HEADERS = ("AU", "AUs", "Action Units", "Action Unit")
 _DESCEND = re.compile(r"casme|raw|section", re.IGNORECASE)
+_DIGITS = re.compile(r"(\d+)")
 
 
 def find_sections(root: Path, depth: int = 3) -> list[tuple[str, Path, Path | None]]:
@@ -87,12 +88,8 @@ def _children(folder: Path) -> dict[str, Path]:
 def read(root: Path) -> DatasetRead:
     root = Path(root)
     result = DatasetRead(NAME, root, [], default_label_map="native")
-    quirks = result.quirks
+    q = QuirkLog(root, result.quirks)
     seen: set[str] = set()
-
-    def q(path: Path, message: str, row: int | None = None) -> None:
-        quirks.append(Quirk(relpath(path, root), message, row))
-
     for letter, section, sheet in find_sections(root):
         if sheet is None:
             q(section, "no Section sheet (.xls) in this folder: its clips are not read")
@@ -107,72 +104,41 @@ def read(root: Path) -> DatasetRead:
         subjects = _children(section)
         used: set[Path] = set()
         for row in table:
+            note = q.at(sheet, row.number)
             subj_cell, clip_cell = row.get("Subject"), row.get("Filename")
-            subj_num = as_int(subj_cell)
-            if subj_num is None and subj_cell is not None:
-                m = re.search(r"\d+", str(subj_cell))
-                subj_num = int(m.group()) if m else None
+            subj_num = subject_number(subj_cell, _DIGITS)
             if subj_num is None or clip_cell is None:
-                q(sheet, f"row without Subject/Filename ({subj_cell!r}, {clip_cell!r}): skipped", row.number)
+                note(f"row without Subject/Filename ({subj_cell!r}, {clip_cell!r}): skipped")
                 continue
             subject = f"sub{subj_num:02d}"
             clip = str(clip_cell).strip()
             sid = f"{NAME}/{subject}/{clip}"
             if sid in seen:
-                q(sheet, f"duplicated id {sid}: this row skipped (the first one is kept)", row.number)
+                note(f"duplicated id {sid}: this row skipped (the first one is kept)")
                 continue
             raw_emotion = (
                 row.get("Emotion")
                 if emotion_by_name
                 else (row.cells[EMOTION_FALLBACK_IDX] if len(row.cells) > EMOTION_FALLBACK_IDX else None)
             )
-            emotion = normalise_emotion(raw_emotion)
-            if emotion is not None and emotion not in EMOTIONS:
-                q(sheet, f"unknown emotion {raw_emotion!r} for {subject}/{clip}: kept as written", row.number)
+            emotion = checked_emotion(raw_emotion, EMOTIONS, note, f" for {subject}/{clip}: kept as written")
             subj_dir = subjects.get(subject)
             clip_dir = _children(subj_dir).get(clip.lower()) if subj_dir else None
             if clip_dir is None:
-                q(
-                    sheet,
-                    f"no frames on disk for {subject}/{clip} (no folder {subject}/{clip}): skipped",
-                    row.number,
-                )
+                note(f"no frames on disk for {subject}/{clip} (no folder {subject}/{clip}): skipped")
                 continue
             used.add(clip_dir)
-            frames, numbers, strays = list_frames(clip_dir)
-            for s in strays:
-                q(s, _stray_message(s, "not a frame image"))
-            if not frames:
-                q(sheet, f"no frame images in {relpath(clip_dir, root)}: skipped", row.number)
-                continue
-            onset, apex, offset = (
-                as_int(row.get("OnsetF")),
-                as_int(row.get(apex_col)),
-                as_int(row.get("OffsetF")),
+            marks = tuple(as_int(row.get(c)) for c in ("OnsetF", apex_col, "OffsetF"))
+            frames = read_clip_span(
+                clip_dir, marks, q, note, lambda s: _stray_message(s, "not a frame image")
             )
-            gap = gap_message(numbers, onset, offset)
-            if gap:
-                q(sheet, f"{relpath(clip_dir, root)}: {gap}", row.number)
-            au_raw = row.get(au_col) if au_col else None
+            if not frames[0]:
+                continue
+            aus = aus_fields(row.get(au_col) if au_col else None)
             seen.add(sid)
+            extra = {"section": letter, "apex2": as_int(row.get("ApexF2")), "row": row.number}
             result.samples.append(
-                Sample(
-                    id=sid,
-                    dataset=NAME,
-                    subject=subject,
-                    clip=clip,
-                    frames=tuple(frames),
-                    frame_numbers=tuple(numbers),
-                    fps=FPS,
-                    emotion=emotion,
-                    labels={"native": emotion},
-                    onset=onset,
-                    apex=apex,
-                    offset=offset,
-                    aus=parse_aus(au_raw),
-                    aus_raw=None if au_raw is None else str(au_raw),
-                    extra={"section": letter, "apex2": as_int(row.get("ApexF2")), "row": row.number},
-                )
+                clip_sample(NAME, subject, clip, frames, FPS, emotion, marks, extra=extra, **aus)
             )
         _report_unlisted(section, sheet, subjects, used, q)
     return result

@@ -23,10 +23,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import gap_message, list_dir, list_frames
-from mertool.datasets.labels import normalise_emotion
-from mertool.datasets.tables import Table, as_int, parse_aus, read_rows, sheet_names
+from mertool.datasets.base import DatasetRead, register, relpath
+from mertool.datasets.frames import gap_message, list_dir
+from mertool.datasets.rows import (
+    QuirkLog,
+    aus_fields,
+    checked_emotion,
+    clip_sample,
+    frames_between,
+    listed_frames,
+)
+from mertool.datasets.tables import Table, as_int, read_rows, sheet_names
 
 NAME = "casme3"
 FPS = 30.0  # [V: X-CARF]
@@ -35,6 +42,7 @@ SHEET = "label"
 _LABEL_RE = re.compile(r"me_label.*jpgindex.*\.xlsx$", re.IGNORECASE)
 _VIDEO_BASES = ("data/part_A_split/part_A", "data/part_A", "part_A_split/part_A", "data")
 _CLIP_BASES = ("Part_A_ME_clip/frame", "data/Part_A_ME_clip/frame", "Part_A_ME_clip")
+_STRAY = "not a frame image: ignored"
 
 
 def _ci(folder: Path, name: str) -> Path | None:
@@ -79,11 +87,7 @@ def read(root: Path) -> DatasetRead:
     root = Path(root)
     sheet = find_sheet(root)
     result = DatasetRead(NAME, root, [], default_label_map="native")
-    quirks = result.quirks
-
-    def q(path: Path, message: str, row: int | None = None) -> None:
-        quirks.append(Quirk(relpath(path, root), message, row))
-
+    q = QuirkLog(root, result.quirks)
     if sheet is None:
         from mertool.errors import DatasetError
 
@@ -103,65 +107,51 @@ def read(root: Path) -> DatasetRead:
     seen: set[str] = set()
 
     for row in table:
+        note = q.at(sheet, row.number)
         subject_cell, clip_cell = row.get("Subject"), row.get("Filename")
         if subject_cell is None or clip_cell is None:
-            q(sheet, f"row without Subject/Filename ({subject_cell!r}, {clip_cell!r}): skipped", row.number)
+            note(f"row without Subject/Filename ({subject_cell!r}, {clip_cell!r}): skipped")
             continue
         subject, video = str(subject_cell).strip(), str(clip_cell).strip()
         onset, apex, offset = as_int(row.get("Onset")), as_int(row.get("Apex")), as_int(row.get("Offset"))
         if onset is None:
-            q(sheet, f"{subject}/{video}: no Onset (the sample id needs it): skipped", row.number)
+            note(f"{subject}/{video}: no Onset (the sample id needs it): skipped")
             continue
         clip = f"{video.lower()}_{onset}"  # Filename case varies between copies (a reader lower-cases it)
         sid = f"{NAME}/{subject}/{clip}"
         if sid in seen:
-            q(sheet, f"duplicated id {sid} (same Subject, Filename, Onset): this row skipped", row.number)
+            note(f"duplicated id {sid} (same Subject, Filename, Onset): this row skipped")
             continue
-        raw_emotion = row.get("emotion")
-        emotion = normalise_emotion(raw_emotion)
-        if emotion is not None and emotion not in EMOTIONS:
-            q(sheet, f"unknown emotion {raw_emotion!r} for {subject}/{clip}: kept as written", row.number)
+        emotion = checked_emotion(
+            row.get("emotion"), EMOTIONS, note, f" for {subject}/{clip}: kept as written"
+        )
         last = offset if offset is not None else apex
         frames, numbers, layout, folder = _frames_for(
             subject, video, onset, last, subject_dirs, clip_dirs, video_cache, q
         )
         if folder is None:
             where = f"no folder {subject}/{video}/color nor clip folder {subject}_{video}_{onset}"
-            q(sheet, f"no frames on disk for {subject}/{clip} ({where}): skipped", row.number)
+            note(f"no frames on disk for {subject}/{clip} ({where}): skipped")
             continue
         if last is not None:
             gap = gap_message(numbers, onset, last)
             if gap:
-                q(sheet, f"{relpath(folder, root)}: {gap} (frame drop)", row.number)
+                note(f"{relpath(folder, root)}: {gap} (frame drop)")
         if not frames:
-            q(sheet, f"no frames {onset}..{last} in {relpath(folder, root)}: skipped", row.number)
+            note(f"no frames {onset}..{last} in {relpath(folder, root)}: skipped")
             continue
         seen.add(sid)
-        au_raw = row.get("AU")
+        extra = {
+            "video": video,
+            "objective_class": row.get("Objective class"),
+            "layout": layout,
+            "frames_dir": folder,
+            "row": row.number,
+        }
+        aus = aus_fields(row.get("AU"))
+        marks = (onset, apex, offset)
         result.samples.append(
-            Sample(
-                id=sid,
-                dataset=NAME,
-                subject=subject,
-                clip=clip,
-                frames=tuple(frames),
-                frame_numbers=tuple(numbers),
-                fps=FPS,
-                emotion=emotion,
-                labels={"native": emotion},
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                aus=parse_aus(au_raw),
-                aus_raw=None if au_raw is None else str(au_raw),
-                extra={
-                    "video": video,
-                    "objective_class": row.get("Objective class"),
-                    "layout": layout,
-                    "frames_dir": folder,
-                    "row": row.number,
-                },
-            )
+            clip_sample(NAME, subject, clip, (frames, numbers), FPS, emotion, marks, extra=extra, **aus)
         )
     return result
 
@@ -186,18 +176,11 @@ def _frames_for(subject, video, onset, last, subject_dirs, clip_dirs, cache, q):
     color = _ci(video_dir, "color") if video_dir else None
     if color is not None and color.is_dir():
         if color not in cache:
-            frames, numbers, strays = list_frames(color)
-            for s in strays:
-                q(s, "not a frame image: ignored")
-            cache[color] = (frames, numbers)
-        frames, numbers = cache[color]
-        hi = last if last is not None else onset
-        keep = [(n, f) for n, f in zip(numbers, frames) if onset <= n <= hi]
-        return [f for _, f in keep], [n for n, _ in keep], "video", color
+            cache[color] = listed_frames(color, q, _STRAY)
+        frames, numbers = frames_between(*cache[color], onset, last if last is not None else onset)
+        return frames, numbers, "video", color
     clip_dir = clip_dirs.get(f"{subject}_{video}_{onset}".lower())
     if clip_dir is not None:
-        frames, numbers, strays = list_frames(clip_dir)
-        for s in strays:
-            q(s, "not a frame image: ignored")
+        frames, numbers = listed_frames(clip_dir, q, _STRAY)
         return frames, numbers, "clip", clip_dir
     return [], [], None, None

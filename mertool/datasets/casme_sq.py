@@ -31,10 +31,18 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import gap_message, list_dir, list_frames
+from mertool.datasets.base import DatasetRead, register, relpath
+from mertool.datasets.frames import gap_message, list_dir
 from mertool.datasets.labels import normalise_emotion
-from mertool.datasets.tables import as_int, parse_aus, read_rows, sheet_names
+from mertool.datasets.rows import (
+    QuirkLog,
+    aus_fields,
+    checked_emotion,
+    clip_sample,
+    frames_between,
+    listed_frames,
+)
+from mertool.datasets.tables import as_int, read_rows, sheet_names
 from mertool.errors import DatasetError
 
 NAME = "casme2sq"
@@ -125,11 +133,7 @@ def _read(root: Path, types: tuple[str, ...], reader_name: str) -> DatasetRead:
         )
     book = books[0]
     result = DatasetRead(reader_name, root, [], annotation_files=[book], default_label_map="native")
-    quirks = result.quirks
-
-    def q(path: Path, message: str, row: int | None = None) -> None:
-        quirks.append(Quirk(relpath(path, root), message, row))
-
+    q = QuirkLog(root, result.quirks)
     if len(books) > 1:
         q(book, f"several workbooks ({', '.join(b.name for b in books)}): this one is read")
     subjects, videos = _naming_rules(book, q)
@@ -141,82 +145,60 @@ def _read(root: Path, types: tuple[str, ...], reader_name: str) -> DatasetRead:
 
     for i, row in enumerate(read_rows(book, 0), start=1):
         c = list(row) + [None] * 9
+        say = q.at(book, i, "expressions sheet: ")
         if all(x is None for x in c[:9]):
             continue
         participant = as_int(c[0])
         if participant is None:
             what = "looks like a header row" if i == 1 else f"participant {c[0]!r} is not a number"
-            q(book, f"expressions sheet: {what}: skipped", i)
+            say(f"{what}: skipped")
             continue
         kind = str(c[7] or "").strip().lower()
         etype = "micro" if kind.startswith("micro") else "macro" if kind.startswith("macro") else None
         if etype is None:
-            q(
-                book,
-                f"expressions sheet: expression type {c[7]!r} is neither micro- nor macro-expression: skipped",
-                i,
-            )
+            say(f"expression type {c[7]!r} is neither micro- nor macro-expression: skipped")
             continue
         if etype not in types:
             continue
         video = str(c[1] or "").strip()
         subject = subjects.get(participant)
         if subject is None:
-            q(
-                book,
-                f"expressions sheet: participant {participant} is not in the naming rule 1 sheet: skipped",
-                i,
-            )
+            say(f"participant {participant} is not in the naming rule 1 sheet: skipped")
             continue
         code = videos.get(video.split("_")[0].lower())
         if code is None:
-            q(book, f"expressions sheet: video {video!r} is not in the naming rule 2 sheet: skipped", i)
+            say(f"video {video!r} is not in the naming rule 2 sheet: skipped")
             continue
         sid = f"{NAME}/{subject}/{video}"
         if sid in seen:
-            q(book, f"expressions sheet: duplicated id {sid}: this row skipped (the first one is kept)", i)
+            say(f"duplicated id {sid}: this row skipped (the first one is kept)")
             continue
-        raw_emotion = c[6]
-        emotion = normalise_emotion(raw_emotion)
-        if emotion is not None and emotion not in EMOTIONS:
-            q(book, f"expressions sheet: unknown emotion category {raw_emotion!r}: kept as written", i)
+        emotion = checked_emotion(c[6], EMOTIONS, say, ": kept as written", what="emotion category")
         onset, apex, offset = as_int(c[2]), as_int(c[3]), as_int(c[4])
         if apex == 0:
             apex = None
         if offset == 0:
-            q(
-                book,
-                f"expressions sheet: {video}: offset 0 (not coded): offset kept unknown, frames read onset..apex",
-                i,
-            )
+            say(f"{video}: offset 0 (not coded): offset kept unknown, frames read onset..apex")
             offset = None
         last = offset if offset is not None else apex
         if onset is None or last is None:
-            q(book, f"expressions sheet: {video}: no onset, or neither apex nor offset: skipped", i)
+            say(f"{video}: no onset, or neither apex nor offset: skipped")
             continue
         subj_dir = subject_dirs.get(subject.lower())
         video_dir = _find_video(subj_dir, code) if subj_dir else None
         if video_dir is None:
             where = f"rawpic/{subject}/*_{code}*"
-            q(
-                book,
-                f"expressions sheet: no frames on disk for {subject}/{video} (no folder {where}): skipped",
-                i,
-            )
+            say(f"no frames on disk for {subject}/{video} (no folder {where}): skipped")
             continue
         if video_dir not in frame_cache:
             _check_video_dir(video_dir, subject, q)
-            frames, numbers, strays = list_frames(video_dir)
-            for s in strays:
-                q(s, "not a frame image: ignored")
-            frame_cache[video_dir] = (frames, numbers)
-        frames, numbers = frame_cache[video_dir]
-        keep = [(n, f) for n, f in zip(numbers, frames) if onset <= n <= last]
-        gap = gap_message([n for n, _ in keep], onset, last)
+            frame_cache[video_dir] = listed_frames(video_dir, q, "not a frame image: ignored")
+        frames = frames_between(*frame_cache[video_dir], onset, last)
+        gap = gap_message(frames[1], onset, last)
         if gap:
-            q(book, f"expressions sheet: {relpath(video_dir, root)}: {gap}", i)
-        if not keep:
-            q(book, f"expressions sheet: no frames {onset}..{last} in {relpath(video_dir, root)}: skipped", i)
+            say(f"{relpath(video_dir, root)}: {gap}")
+        if not frames[0]:
+            say(f"no frames {onset}..{last} in {relpath(video_dir, root)}: skipped")
             continue
         seen.add(sid)
         extra = {
@@ -229,24 +211,9 @@ def _read(root: Path, types: tuple[str, ...], reader_name: str) -> DatasetRead:
         }
         if all_types:
             extra["variant"] = etype
+        marks = (onset, apex, offset)
         result.samples.append(
-            Sample(
-                id=sid,
-                dataset=NAME,
-                subject=subject,
-                clip=video,
-                frames=tuple(f for _, f in keep),
-                frame_numbers=tuple(n for n, _ in keep),
-                fps=FPS,
-                emotion=emotion,
-                labels={"native": emotion},
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                aus=parse_aus(c[5]),
-                aus_raw=None if c[5] is None else str(c[5]),
-                extra=extra,
-            )
+            clip_sample(NAME, subject, video, frames, FPS, emotion, marks, extra=extra, **aus_fields(c[5]))
         )
     return result
 

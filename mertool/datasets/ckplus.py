@@ -30,8 +30,9 @@ import math
 import re
 from pathlib import Path
 
-from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import frame_number, list_dir, list_frames
+from mertool.datasets.base import DatasetRead, register
+from mertool.datasets.frames import frame_number, list_dir
+from mertool.datasets.rows import QuirkLog, clip_sample, listed_frames
 
 NAME = "ckplus"
 FPS = 30.0  # [U] not stated by the distribution
@@ -108,11 +109,7 @@ def _labels(emotion: str | None) -> dict[str, str | None]:
 def read(root: Path) -> DatasetRead:
     root = Path(root)
     result = DatasetRead(NAME, root, [], default_label_map="ckplus-7")
-    quirks = result.quirks
-
-    def q(path: Path, message: str, row: int | None = None) -> None:
-        quirks.append(Quirk(relpath(path, root), message, row))
-
+    q = QuirkLog(root, result.quirks)
     images = _child(root, IMAGES)
     if images is None:
         from mertool.errors import DatasetError
@@ -142,9 +139,9 @@ def read(root: Path) -> DatasetRead:
             q(f, "stray file (not a sequence folder): ignored")
         for seq_dir in seq_dirs:
             key = (subj_dir.name, seq_dir.name)
-            frames, numbers, strays = list_frames(seq_dir)
-            for s in strays:
-                q(s, "not a frame image (.DS_Store or stray file): ignored")
+            frames, numbers = listed_frames(
+                seq_dir, q, "not a frame image (.DS_Store or stray file): ignored"
+            )
             if not frames:
                 q(seq_dir, "sequence folder without images: skipped")
                 continue
@@ -192,26 +189,11 @@ def read(root: Path) -> DatasetRead:
             if dirs["Landmarks"] is not None and any(lm is None for lm in landmarks):
                 missing = sum(lm is None for lm in landmarks)
                 q(seq_dir, f"{missing} of {len(frames)} frame(s) have no landmark file")
-            subject, clip = subj_dir.name, seq_dir.name
-            result.samples.append(
-                Sample(
-                    id=f"{NAME}/{subject}/{clip}",
-                    dataset=NAME,
-                    subject=subject,
-                    clip=clip,
-                    frames=tuple(frames),
-                    frame_numbers=tuple(numbers),
-                    fps=FPS,
-                    emotion=emotion,
-                    labels=_labels(emotion),
-                    onset=numbers[0],
-                    apex=apex,
-                    offset=None,
-                    aus=aus,
-                    aus_raw=aus_raw,
-                    extra={"landmark_files": tuple(landmarks)},
-                )
-            )
+            marks = (numbers[0], apex, None)  # neutral to peak: no offset
+            fields = {"labels": _labels(emotion), "aus": aus, "aus_raw": aus_raw}
+            extra = {"landmark_files": tuple(landmarks)}
+            sample = clip_sample(NAME, *key, (frames, numbers), FPS, emotion, marks, extra=extra, **fields)
+            result.samples.append(sample)
 
     for kind, files in (("emotion", emotion_files), ("FACS", facs_files)):
         for key, paths in sorted(files.items()):

@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
-from mertool.datasets.frames import gap_message, list_dir, list_frames
-from mertool.datasets.labels import normalise_emotion
+from mertool.datasets.base import DatasetRead, register
+from mertool.datasets.frames import list_dir
+from mertool.datasets.rows import QuirkLog, checked_emotion, clip_sample, read_clip_span
 from mertool.datasets.tables import Table, as_int, parse_aus
 
 NAME = "mmew"
@@ -67,11 +67,7 @@ def read(root: Path) -> DatasetRead:
             hint="give the MMEW_Final folder that holds both",
         )
     result = DatasetRead(NAME, root, [], annotation_files=[sheet], default_label_map="native")
-    quirks = result.quirks
-
-    def q(path: Path, message: str, row: int | None = None) -> None:
-        quirks.append(Quirk(relpath(path, root), message, row))
-
+    q = QuirkLog(root, result.quirks)
     table = Table.read(sheet, ["Subject", "Filename"])
     emotion_col = "Estimated Emotion" if table.has_column("Estimated Emotion") else "Emotion"
     au_col = "Action Units" if table.has_column("Action Units") else "AU"
@@ -83,76 +79,41 @@ def read(root: Path) -> DatasetRead:
     seen: set[str] = set()
 
     for row in table:
+        note = q.at(sheet, row.number)
         subj, clip_cell = as_int(row.get("Subject")), row.get("Filename")
         if subj is None or clip_cell is None:
-            q(
-                sheet,
-                f"row without Subject/Filename ({row.get('Subject')!r}, {clip_cell!r}): skipped",
-                row.number,
-            )
+            note(f"row without Subject/Filename ({row.get('Subject')!r}, {clip_cell!r}): skipped")
             continue
         subject, clip = f"S{subj:02d}", str(clip_cell).strip()
         if not clip.upper().startswith(subject + "-"):
-            q(
-                sheet,
-                f"Filename {clip} does not start with {subject}- (Subject {subj}): subject kept as {subject}",
-                row.number,
+            note(
+                f"Filename {clip} does not start with {subject}- (Subject {subj}): subject kept as {subject}"
             )
         sid = f"{NAME}/{subject}/{clip}"
         if sid in seen:
-            q(sheet, f"duplicated id {sid}: this row skipped (the first one is kept)", row.number)
+            note(f"duplicated id {sid}: this row skipped (the first one is kept)")
             continue
-        raw_emotion = row.get(emotion_col)
-        emotion = normalise_emotion(raw_emotion)
-        if emotion is not None and emotion not in EMOTIONS:
-            q(sheet, f"unknown emotion {raw_emotion!r} for {clip}: kept as written", row.number)
+        emotion = checked_emotion(row.get(emotion_col), EMOTIONS, note, f" for {clip}: kept as written")
         clip_dir = by_emotion.get(emotion or "", {}).get(clip.lower())
         if clip_dir is None:
             elsewhere = [(e, c[clip.lower()]) for e, c in sorted(by_emotion.items()) if clip.lower() in c]
             if not elsewhere:
-                q(
-                    sheet,
-                    f"no frames on disk for {clip} (no folder Micro_Expression/*/{clip}): skipped",
-                    row.number,
-                )
+                note(f"no frames on disk for {clip} (no folder Micro_Expression/*/{clip}): skipped")
                 continue
             clip_dir = elsewhere[0][1]
-            q(
-                sheet,
-                f"{clip} is under {elsewhere[0][0]}/, the sheet says {emotion}: read from there",
-                row.number,
-            )
+            note(f"{clip} is under {elsewhere[0][0]}/, the sheet says {emotion}: read from there")
         used.add(clip_dir)
-        frames, numbers, strays = list_frames(clip_dir)
-        for s in strays:
-            q(s, "not a frame image: ignored")
-        if not frames:
-            q(sheet, f"no frame images in {relpath(clip_dir, root)}: skipped", row.number)
+        marks = tuple(as_int(row.get(c)) for c in ("OnsetFrame", "ApexFrame", "OffsetFrame"))
+        frames = read_clip_span(clip_dir, marks, q, note, "not a frame image: ignored")
+        if not frames[0]:
             continue
-        onset, apex, offset = (as_int(row.get(c)) for c in ("OnsetFrame", "ApexFrame", "OffsetFrame"))
-        gap = gap_message(numbers, onset, offset)
-        if gap:
-            q(sheet, f"{relpath(clip_dir, root)}: {gap}", row.number)
         au_raw = row.get(au_col)
         seen.add(sid)
+        aus = tuple(side_prefix(t) for t in parse_aus(au_raw))
+        extra = {"remarks": row.get("remarks"), "row": row.number}
+        raw = None if au_raw is None else str(au_raw)
         result.samples.append(
-            Sample(
-                id=sid,
-                dataset=NAME,
-                subject=subject,
-                clip=clip,
-                frames=tuple(frames),
-                frame_numbers=tuple(numbers),
-                fps=FPS,
-                emotion=emotion,
-                labels={"native": emotion},
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                aus=tuple(side_prefix(t) for t in parse_aus(au_raw)),
-                aus_raw=None if au_raw is None else str(au_raw),
-                extra={"remarks": row.get("remarks"), "row": row.number},
-            )
+            clip_sample(NAME, subject, clip, frames, FPS, emotion, marks, aus=aus, aus_raw=raw, extra=extra)
         )
     for folder in [clips_root, *list_dir(clips_root)[0]]:
         for f in list_dir(folder)[1]:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
+from mertool.datasets.base import DatasetRead, register, relpath
 from mertool.datasets.frames import is_image
 from mertool.datasets.labels import LABEL_MAPS
+from mertool.datasets.rows import QuirkLog, clip_sample
 
 NAME = "rafdb"
 LABEL_FILE = ("EmoLabel", "list_patition_label.txt")
@@ -81,11 +82,7 @@ def _read(root: Path, variant: str, reader_name: str) -> DatasetRead:
         )
     label_file = base.joinpath(*LABEL_FILE)
     result = DatasetRead(reader_name, root, [], annotation_files=[label_file], default_label_map="rafdb-7")
-    quirks = result.quirks
-
-    def q(path: Path, message: str, row: int | None = None) -> None:
-        quirks.append(Quirk(relpath(path, root), message, row))
-
+    q = QuirkLog(root, result.quirks)
     image_dir = base / "Image" / variant
     if variant == "aligned" and not image_dir.is_dir() and (base / "Image" / "original").is_dir():
         q(image_dir, "no aligned images: Image/original/ read instead")
@@ -134,20 +131,15 @@ def _read(root: Path, variant: str, reader_name: str) -> DatasetRead:
             q(label_file, f"{name}: name starts with neither train nor test: split unknown", number)
         seen.add(stem)
         emotion = CLASSES[code - 1]
+        # one frame, numbered 0, is the labelled expression: its apex; each image its own subject
+        fields = {
+            "id": f"{NAME}/{split or 'unknown'}/{stem}",
+            "labels": {"native": emotion, "rafdb-7": emotion},
+        }
+        extra = {"split": split, "variant": variant, "row": number}
+        frame = ([image_dir / image], [0])
         result.samples.append(
-            Sample(
-                id=f"{NAME}/{split or 'unknown'}/{stem}",
-                dataset=NAME,
-                subject=stem,
-                clip=stem,
-                frames=(image_dir / image,),
-                frame_numbers=(0,),
-                fps=None,
-                emotion=emotion,
-                labels={"native": emotion, "rafdb-7": emotion},
-                apex=0,
-                extra={"split": split, "variant": variant, "row": number},
-            )
+            clip_sample(NAME, stem, stem, frame, None, emotion, (None, 0, None), extra=extra, **fields)
         )
     unlisted = sorted(on_disk - listed)
     if unlisted:
