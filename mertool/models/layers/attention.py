@@ -25,7 +25,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from mertool.models.layers.cbam import SpatialAttention
+from mertool.models.layers.cbam import ChannelThenSpatial, SpatialAttention
 
 __all__ = ["ChannelAttention", "SpatialAttention", "ChannelSpatialAttention"]
 
@@ -47,17 +47,8 @@ class ChannelAttention(nn.Module):
         return x * self.weights(x)
 
 
-class ChannelSpatialAttention(nn.Module):
+class ChannelSpatialAttention(ChannelThenSpatial):
     """CA then SA, as eq. 12 applies them: ``SA(CA(x))``; shape-preserving."""
 
     def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7):
-        super().__init__()
-        self.channel = ChannelAttention(channels, reduction)
-        self.spatial = SpatialAttention(kernel_size)
-
-    @property
-    def last_map(self) -> torch.Tensor | None:
-        return self.spatial.last_map
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.spatial(self.channel(x))
+        super().__init__(ChannelAttention(channels, reduction), SpatialAttention(kernel_size))

@@ -52,13 +52,14 @@ class SpatialAttention(nn.Module):
         return x * w
 
 
-class CBAM(nn.Module):
-    """Channel attention followed by spatial attention; shape-preserving."""
+class ChannelThenSpatial(nn.Module):
+    """``spatial(channel(x))``: a channel-attention module, then a spatial one; shape-preserving.
+    Subclasses choose the two; ``last_map`` is the spatial map of the last forward."""
 
-    def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7):
+    def __init__(self, channel: nn.Module, spatial: nn.Module):
         super().__init__()
-        self.channel = ChannelAttention(channels, reduction)
-        self.spatial = SpatialAttention(kernel_size)
+        self.channel = channel
+        self.spatial = spatial
 
     @property
     def last_map(self) -> torch.Tensor | None:
@@ -66,3 +67,10 @@ class CBAM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spatial(self.channel(x))
+
+
+class CBAM(ChannelThenSpatial):
+    """Channel attention followed by spatial attention (Woo et al.); shape-preserving."""
+
+    def __init__(self, channels: int, reduction: int = 16, kernel_size: int = 7):
+        super().__init__(ChannelAttention(channels, reduction), SpatialAttention(kernel_size))
