@@ -30,8 +30,8 @@ from mertool.datasets.rows import (
     aus_fields,
     checked_emotion,
     clip_sample,
-    frames_between,
     listed_frames,
+    video_frames,
 )
 from mertool.datasets.tables import Table, as_int, read_rows, sheet_names
 
@@ -79,14 +79,13 @@ def detect(root: Path) -> bool:
     NAME,
     "CAS(ME)^3 part A micro-expressions: annotation/*ME_label_JpgIndex*.xlsx + data/part_A_split, 30 fps",
     detect,
-    label_maps=("native",),
     aliases=("casme3a", "cas(me)^3"),
     title="CAS(ME)^3 part A",
 )
 def read(root: Path) -> DatasetRead:
     root = Path(root)
     sheet = find_sheet(root)
-    result = DatasetRead(NAME, root, [], default_label_map="native")
+    result = DatasetRead(NAME, root, [])
     q = QuirkLog(root, result.quirks)
     if sheet is None:
         from mertool.errors import DatasetError
@@ -175,9 +174,7 @@ def _frames_for(subject, video, onset, last, subject_dirs, clip_dirs, cache, q):
     )
     color = _ci(video_dir, "color") if video_dir else None
     if color is not None and color.is_dir():
-        if color not in cache:
-            cache[color] = listed_frames(color, q, _STRAY)
-        frames, numbers = frames_between(*cache[color], onset, last if last is not None else onset)
+        frames, numbers = video_frames(cache, color, q, onset, last if last is not None else onset)
         return frames, numbers, "video", color
     clip_dir = clip_dirs.get(f"{subject}_{video}_{onset}".lower())
     if clip_dir is not None:

@@ -39,8 +39,7 @@ from mertool.datasets.rows import (
     aus_fields,
     checked_emotion,
     clip_sample,
-    frames_between,
-    listed_frames,
+    video_frames,
 )
 from mertool.datasets.tables import as_int, read_rows, sheet_names
 from mertool.errors import DatasetError
@@ -192,8 +191,7 @@ def _read(root: Path, types: tuple[str, ...], reader_name: str) -> DatasetRead:
             continue
         if video_dir not in frame_cache:
             _check_video_dir(video_dir, subject, q)
-            frame_cache[video_dir] = listed_frames(video_dir, q, "not a frame image: ignored")
-        frames = frames_between(*frame_cache[video_dir], onset, last)
+        frames = video_frames(frame_cache, video_dir, q, onset, last)
         gap = gap_message(frames[1], onset, last)
         if gap:
             say(f"{relpath(video_dir, root)}: {gap}")

@@ -146,6 +146,14 @@ def frames_between(frames: list[Path], numbers: list[int], first: int, last: int
     return [f for _, f in keep], [n for n, _ in keep]
 
 
+def video_frames(cache: dict[Path, Frames], folder: Path, log: QuirkLog, first: int, last: int) -> Frames:
+    """The frames ``first..last`` of a long video's frame folder, listed once per read (``cache``)
+    with a quirk on each stray file in it."""
+    if folder not in cache:
+        cache[folder] = listed_frames(folder, log, "not a frame image: ignored")
+    return frames_between(*cache[folder], first, last)
+
+
 def aus_fields(cell: Cell, text: Callable[[Cell], str | None] = lambda c: None if c is None else str(c)):
     """``aus`` (tokens, :func:`parse_aus`) and ``aus_raw`` (the cell as ``text`` writes it) of a Sample."""
     return {"aus": parse_aus(cell), "aus_raw": text(cell)}

@@ -199,6 +199,7 @@ def read(root: Path, band: str = "HS", cropped: bool = False) -> DatasetRead:
     # anywhere (some copies put a space before the number): any image with a number is a frame
     prefix = "reg_" if cropped and band == "HS" else None
     variant = band + ("-cropped" if cropped else "")
+    fps = FPS[band]
     subject_dirs, files = list_dir(band_dir)
     for f in files:
         quirks.append(Quirk(relpath(f, root), "stray file among the subject folders; ignored"))
@@ -246,18 +247,8 @@ def read(root: Path, band: str = "HS", cropped: bool = False) -> DatasetRead:
                     continue
                 marks = (numbers[0], None, numbers[-1])  # no apex: SMIC does not say
                 note_frame_problems(numbers, marks, say)
-                labels, extra = smic_labels(emotion), {"variant": variant}
-                sample = clip_sample(
-                    dataset,
-                    subject,
-                    clip,
-                    (frames, numbers),
-                    FPS[band],
-                    emotion,
-                    marks,
-                    labels=labels,
-                    extra=extra,
-                )
+                fields = {"labels": smic_labels(emotion), "extra": {"variant": variant}}
+                sample = clip_sample(dataset, subject, clip, (frames, numbers), fps, emotion, marks, **fields)
                 samples.append(sample)
     return DatasetRead(name, root, samples, quirks, annotation_files=[], default_label_map="native")
 
@@ -388,6 +379,7 @@ def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
     if not clips and primary.parent != root:
         clips = _clip_index(root)
     dataset = name
+    fps = FPS[band]
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     used: set[Path] = set()
@@ -407,13 +399,13 @@ def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
         if subject is None or clip_cell is None:
             note(f"Subject {raw_subject!r} / Filename {clip_cell!r} not usable; row skipped")
             continue
+        first = as_int(row.get(COL_FIRST))
+        onset, offset = as_int(row.get(COL_ONSET)), as_int(row.get(COL_OFFSET))
         clip = clip_name(clip_cell)
         sid = f"{dataset}/{subject}/{clip}"
         if not keep_first(seen, sid, row.number, note):
             continue
         say = log.at(primary, row.number, f"{sid}: ")
-        first = as_int(row.get(COL_FIRST))
-        onset, offset = as_int(row.get(COL_ONSET)), as_int(row.get(COL_OFFSET))
         if table.has_column(COL_APEX):
             apex = as_int(row.get(COL_APEX))
         else:
@@ -439,20 +431,8 @@ def read_smic_e(root: Path, band: str = "HS") -> DatasetRead:
         marks = (onset, apex, offset)
         note_frame_problems(numbers, marks, say)
         extra = {"variant": f"{band}-E", "row": row.number, "annotation": sheet_rel, "first": first}
-        labels = smic_labels(emotion)
-        samples.append(
-            clip_sample(
-                dataset,
-                subject,
-                clip,
-                (frames, numbers),
-                FPS[band],
-                emotion,
-                marks,
-                labels=labels,
-                extra=extra,
-            )
-        )
+        fields = {"labels": smic_labels(emotion), "extra": extra}
+        samples.append(clip_sample(dataset, subject, clip, (frames, numbers), fps, emotion, marks, **fields))
     for folder in sorted(set(clips.values()) - used):
         quirks.append(Quirk(relpath(folder, root), "clip folder with no row in the annotation; not read"))
     return DatasetRead(name, root, samples, quirks, annotation_files=files, default_label_map="native")
