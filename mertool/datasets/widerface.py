@@ -171,14 +171,19 @@ def mat_boxes(path: Path) -> dict[tuple[str, str], np.ndarray]:
         raise DatasetError(
             f"{path}: no {', '.join(missing)} in this .mat file", hint="is it a WIDER FACE file?"
         )
-    out: dict[tuple[str, str], np.ndarray] = {}
-    for event, files, boxes in zip(
-        _cells(mat["event_list"]), _cells(mat["file_list"]), _cells(mat["face_bbx_list"])
-    ):
+    return {
+        key: np.asarray(b, dtype=np.float64).reshape(-1, 4).astype(np.int32)
+        for key, b in _per_image(mat, "face_bbx_list")
+    }
+
+
+def _per_image(mat: dict, key: str):
+    """``((event, image stem), cell)`` for each image of a WIDER FACE .mat file, ``cell`` from the
+    per-event cell array ``key`` (``face_bbx_list``, ``gt_list``) that parallels ``file_list``."""
+    for event, files, cells in zip(_cells(mat["event_list"]), _cells(mat["file_list"]), _cells(mat[key])):
         ev = _text(event)
-        for f, b in zip(_cells(files), _cells(boxes)):
-            out[(ev, Path(_text(f)).stem)] = np.asarray(b, dtype=np.float64).reshape(-1, 4).astype(np.int32)
-    return out
+        for f, cell in zip(_cells(files), _cells(cells)):
+            yield (ev, Path(_text(f)).stem), cell
 
 
 def mat_attributes(path: Path) -> dict[tuple[str, str], np.ndarray]:
@@ -214,14 +219,7 @@ def mat_subset(path: Path) -> dict[tuple[str, str], np.ndarray]:
         raise DatasetError(
             f"{path}: no gt_list in this .mat file", hint="use eval_tools/ground_truth/wider_*_val.mat"
         )
-    out: dict[tuple[str, str], np.ndarray] = {}
-    for event, files, keep in zip(
-        _cells(mat["event_list"]), _cells(mat["file_list"]), _cells(mat["gt_list"])
-    ):
-        ev = _text(event)
-        for f, k in zip(_cells(files), _cells(keep)):
-            out[(ev, Path(_text(f)).stem)] = np.asarray(k, dtype=np.int64).reshape(-1) - 1
-    return out
+    return {key: np.asarray(k, dtype=np.int64).reshape(-1) - 1 for key, k in _per_image(mat, "gt_list")}
 
 
 def eval_ground_truth(root: Path) -> Path | None:
@@ -279,31 +277,18 @@ def _split_records(root: Path, split: str, quirks: list[Quirk]) -> tuple[Path, l
 
 def _box_quirks(where: str, records: list[Record], quirks: list[Quirk]) -> None:
     """One quirk per kind (zero-size, invalid), with a count and the first line, not one per box."""
-    zero = [(r, int(((r.boxes[:, 2] <= 0) | (r.boxes[:, 3] <= 0)).sum())) for r in records if len(r.boxes)]
-    zero = [(r, k) for r, k in zero if k]
-    if zero:
-        n = sum(k for _, k in zero)
-        quirks.append(
-            Quirk(
-                where,
-                f"{n} box(es) with w or h <= 0 in {len(zero)} image(s), first in {zero[0][0].path}; "
-                "kept in boxes, marked keep=False",
-                zero[0][0].line or None,
-            )
-        )
     inv = ATTRIBUTES.index("invalid")
-    bad = [(r, int((r.attributes[:, inv] == 1).sum())) for r in records if len(r.boxes)]
-    bad = [(r, k) for r, k in bad if k]
-    if bad:
-        n = sum(k for _, k in bad)
-        quirks.append(
-            Quirk(
-                where,
-                f"{n} box(es) flagged invalid in {len(bad)} image(s), first in {bad[0][0].path}; "
-                "kept in boxes, marked keep=False",
-                bad[0][0].line or None,
-            )
-        )
+    kinds = (
+        ("with w or h <= 0", lambda r: (r.boxes[:, 2] <= 0) | (r.boxes[:, 3] <= 0)),
+        ("flagged invalid", lambda r: r.attributes[:, inv] == 1),
+    )
+    for what, flagged in kinds:
+        hits = [(r, int(flagged(r).sum())) for r in records if len(r.boxes)]
+        hits = [(r, k) for r, k in hits if k]
+        if hits:
+            n, first = sum(k for _, k in hits), hits[0][0]
+            message = f"{n} box(es) {what} in {len(hits)} image(s), first in {first.path}; kept in boxes, marked keep=False"
+            quirks.append(Quirk(where, message, first.line or None))
 
 
 @register(
