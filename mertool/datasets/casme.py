@@ -81,13 +81,12 @@ def _children(folder: Path) -> dict[str, Path]:
     NAME,
     "CASME (I): Section A/B folders with Section A.xls / Section B.xls (sheet Sheet1), 60 fps",
     detect,
-    label_maps=("native",),
     aliases=("casme1", "casme-i"),
     title="CASME",
 )
 def read(root: Path) -> DatasetRead:
     root = Path(root)
-    result = DatasetRead(NAME, root, [], default_label_map="native")
+    result = DatasetRead(NAME, root, [])
     q = QuirkLog(root, result.quirks)
     seen: set[str] = set()
     for letter, section, sheet in find_sections(root):
