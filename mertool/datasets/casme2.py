@@ -34,6 +34,8 @@ from mertool.datasets.rows import (
     frame_marks,
     keep_first,
     read_clip,
+    scan_subject_tree,
+    sheets_in,
 )
 from mertool.datasets.tables import Table, as_text, subject_number
 from mertool.errors import DatasetError
@@ -47,7 +49,6 @@ LABEL_MAPS = ("native", "megc2019", "casme2-5")
 _SHEET_RE = re.compile(r"^casme\s*2[\s_-]*(coding|label).*\.(xlsx|xlsm|xls|csv)$", re.IGNORECASE)
 _SUBJECT_RE = re.compile(r"^sub[\s_-]*0*(\d+)$", re.IGNORECASE)
 _RAW_NAMES = ("casme2_raw_selected", "casme2-raw", "casme2_raw", "casme2-raw-selected")
-_DOC_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".csv", ".pdf", ".txt", ".md"})
 _CROP_NAMES = ("cropped", "cropped-updated", "cropped_original", "cropped-original")
 
 #: Header texts of the coding sheet (matched ignoring case, spaces and punctuation).
@@ -78,10 +79,7 @@ def subject_id(value: object) -> str | None:
 
 def find_sheets(root: Path) -> list[Path]:
     """Coding sheets in ``root`` (not below it), newest-looking name first."""
-    _, files = list_dir(root)
-    found = sorted((f for f in files if _SHEET_RE.match(f.name)), key=lambda p: p.name.lower(), reverse=True)
-    # the latest version name first (dates sort as text), real workbooks before csv exports
-    return sorted(found, key=lambda p: p.suffix.lower() == ".csv")
+    return sheets_in(root, _SHEET_RE)
 
 
 def _norm(name: str) -> str:
@@ -187,7 +185,9 @@ def read(root: Path, cropped: bool = False) -> DatasetRead:
     for extra in frames_dirs[1:]:
         quirks.append(Quirk(relpath(extra, root), f"another {variant} frames folder; not read"))
 
-    subjects, clips = _scan_tree(root, frames_root, quirks)
+    subjects, clips = scan_subject_tree(
+        root, frames_root, quirks, subject_id, "folder is not a subject folder (subNN); not read"
+    )
     table = Table.read(
         sheet, required=[COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION]
     )
@@ -239,29 +239,3 @@ def read(root: Path, cropped: bool = False) -> DatasetRead:
                 Quirk(relpath(folder, root), "clip folder with no row in the coding sheet; not read")
             )
     return DatasetRead(name, root, samples, quirks, annotation_files=[sheet], default_label_map="native")
-
-
-def _scan_tree(
-    root: Path, frames_root: Path, quirks: list[Quirk]
-) -> tuple[dict[str, Path], dict[tuple[str, str], Path]]:
-    """Subject folders (``sub01`` -> path) and clip folders (keyed by name and lower-cased name)."""
-    subjects: dict[str, Path] = {}
-    clips: dict[tuple[str, str], Path] = {}
-    dirs, files = list_dir(frames_root)
-    for f in files:
-        if f.suffix.lower() in _DOC_SUFFIXES:  # the sheet or a readme next to the subject folders
-            continue
-        quirks.append(Quirk(relpath(f, root), "stray file among the subject folders; ignored"))
-    for d in dirs:
-        subject = subject_id(d.name)
-        if subject is None:
-            quirks.append(Quirk(relpath(d, root), "folder is not a subject folder (subNN); not read"))
-            continue
-        subjects[subject] = d
-        clip_dirs, clip_files = list_dir(d)
-        for f in clip_files:
-            quirks.append(Quirk(relpath(f, root), "stray file among the clip folders; ignored"))
-        for c in clip_dirs:
-            clips[(subject, c.name)] = c
-            clips.setdefault((subject, c.name.lower()), c)
-    return subjects, clips

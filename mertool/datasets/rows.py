@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mertool.datasets.base import Quirk, Sample, relpath
-from mertool.datasets.frames import check_clip_frames, gap_message, list_frames, read_clip_folder
+from mertool.datasets.frames import check_clip_frames, gap_message, list_dir, list_frames, read_clip_folder
 from mertool.datasets.labels import normalise_emotion
 from mertool.datasets.tables import Cell, Row, frame_cells, parse_aus
 
@@ -180,3 +180,50 @@ def clip_sample(
     }
     names = {"dataset": dataset, "subject": subject, "clip": clip, "fps": fps, "emotion": emotion}
     return Sample(**names, frames=tuple(paths), frame_numbers=tuple(numbers), **fields)
+
+
+# ------------------------------------------------------------------------------------------------
+# a release's folders: the sheets at its top, subject folders holding clip folders
+
+#: files that may sit beside the subject folders (the coding sheet, a readme)
+DOC_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".csv", ".pdf", ".txt", ".md"})
+
+
+def sheets_in(root: Path, pattern: Any) -> list[Path]:
+    """The files directly in ``root`` whose name matches ``pattern``: the newest-looking name
+    first (dates sort as text), workbooks before csv exports."""
+    _, files = list_dir(root)
+    found = sorted((f for f in files if pattern.match(f.name)), key=lambda p: p.name.lower(), reverse=True)
+    return sorted(found, key=lambda p: p.suffix.lower() == ".csv")
+
+
+def scan_subject_tree(
+    root: Path,
+    frames_root: Path,
+    quirks: list[Quirk],
+    subject_of: Callable[[str], str | None],
+    not_a_subject: str,
+) -> tuple[dict[str, Path], dict[tuple[str, str], Path]]:
+    """Subject folders (subject key -> path) under ``frames_root`` and their clip folders, keyed by
+    ``(subject, name)`` and ``(subject, lower-cased name)``. ``subject_of(folder name)`` gives the
+    subject key or None for a folder that is not a subject's (noted with ``not_a_subject``); stray
+    files are noted, documents beside the subject folders are not."""
+    subjects: dict[str, Path] = {}
+    clips: dict[tuple[str, str], Path] = {}
+    dirs, files = list_dir(frames_root)
+    for f in files:
+        if f.suffix.lower() not in DOC_SUFFIXES:
+            quirks.append(Quirk(relpath(f, root), "stray file among the subject folders; ignored"))
+    for d in dirs:
+        subject = subject_of(d.name)
+        if subject is None:
+            quirks.append(Quirk(relpath(d, root), not_a_subject))
+            continue
+        subjects[subject] = d
+        clip_dirs, clip_files = list_dir(d)
+        for f in clip_files:
+            quirks.append(Quirk(relpath(f, root), "stray file among the clip folders; ignored"))
+        for c in clip_dirs:
+            clips[(subject, c.name)] = c
+            clips.setdefault((subject, c.name.lower()), c)
+    return subjects, clips

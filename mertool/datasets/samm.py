@@ -28,6 +28,8 @@ from mertool.datasets.rows import (
     frame_marks,
     keep_first,
     read_clip,
+    scan_subject_tree,
+    sheets_in,
 )
 from mertool.datasets.tables import Table, as_int, as_text
 from mertool.errors import DatasetError
@@ -60,9 +62,12 @@ def subject_id(value: object) -> str | None:
 
 def find_sheets(root: Path) -> list[Path]:
     """SAMM FACS-code sheets in ``root`` (not below it); workbooks before csv exports."""
-    _, files = list_dir(root)
-    found = sorted((f for f in files if _SHEET_RE.match(f.name)), key=lambda p: p.name.lower(), reverse=True)
-    return sorted(found, key=lambda p: p.suffix.lower() == ".csv")
+    return sheets_in(root, _SHEET_RE)
+
+
+def _subject_folder(name: str) -> str | None:
+    """A subject folder's name (``006``) -> its key ``006``; None for any other folder."""
+    return f"{int(name):03d}" if _SUBJECT_DIR_RE.match(name) else None
 
 
 def _has_subjects(folder: Path) -> bool:
@@ -108,7 +113,9 @@ def read_samm(root: Path) -> DatasetRead:
     quirks: list[Quirk] = [
         Quirk(relpath(p, root), f"another SAMM sheet; {sheet.name} was read instead") for p in sheets[1:]
     ]
-    clips = _scan_tree(root, frames_root, quirks)
+    _, clips = scan_subject_tree(
+        root, frames_root, quirks, _subject_folder, "folder is not a subject folder (006, 007, ...); not read"
+    )
     table = Table.read(
         sheet, required=[COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION]
     )
@@ -165,24 +172,3 @@ def read_samm(root: Path) -> DatasetRead:
     for folder in sorted({p for p in clips.values()} - used):
         quirks.append(Quirk(relpath(folder, root), "clip folder with no row in the sheet; not read"))
     return DatasetRead("samm", root, samples, quirks, annotation_files=[sheet], default_label_map="native")
-
-
-def _scan_tree(root: Path, frames_root: Path, quirks: list[Quirk]) -> dict[tuple[str, str], Path]:
-    """Clip folders keyed by (subject, name) and (subject, lower-cased name)."""
-    clips: dict[tuple[str, str], Path] = {}
-    dirs, files = list_dir(frames_root)
-    for f in files:
-        if f.suffix.lower() not in (".xlsx", ".xlsm", ".xls", ".csv", ".pdf", ".txt", ".md"):
-            quirks.append(Quirk(relpath(f, root), "stray file among the subject folders; ignored"))
-    for d in dirs:
-        if not _SUBJECT_DIR_RE.match(d.name):
-            quirks.append(Quirk(relpath(d, root), "folder is not a subject folder (006, 007, ...); not read"))
-            continue
-        subject = f"{int(d.name):03d}"
-        clip_dirs, clip_files = list_dir(d)
-        for f in clip_files:
-            quirks.append(Quirk(relpath(f, root), "stray file among the clip folders; ignored"))
-        for c in clip_dirs:
-            clips[(subject, c.name)] = c
-            clips.setdefault((subject, c.name.lower()), c)
-    return clips
