@@ -23,21 +23,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mertool.datasets import rows
 from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
 from mertool.datasets.frames import list_dir
 from mertool.datasets.labels import casme2_5_label, megc2019_label
-from mertool.datasets.rows import (
-    QuirkLog,
-    aus_fields,
-    checked_emotion,
-    clip_sample,
-    frame_marks,
-    keep_first,
-    read_clip,
-    scan_subject_tree,
-    sheets_in,
-)
-from mertool.datasets.tables import Table, as_text, subject_number
+from mertool.datasets.tables import as_text, subject_number
 from mertool.errors import DatasetError
 
 DATASET = "casme2"
@@ -54,6 +44,7 @@ _CROP_NAMES = ("cropped", "cropped-updated", "cropped_original", "cropped-origin
 #: Header texts of the coding sheet (matched ignoring case, spaces and punctuation).
 COL_SUBJECT, COL_FILENAME = "Subject", "Filename"
 COL_ONSET, COL_APEX, COL_OFFSET = "OnsetFrame", "ApexFrame", "OffsetFrame"
+_FRAME_COLUMNS = (COL_ONSET, COL_APEX, COL_OFFSET)
 COL_AUS, COL_EMOTION = "Action Units", "Estimated Emotion"
 #: What the reader does with an emotion that is not in :data:`EMOTIONS`.
 _UNKNOWN = "; kept as native, no label under other maps"
@@ -79,7 +70,7 @@ def subject_id(value: object) -> str | None:
 
 def find_sheets(root: Path) -> list[Path]:
     """Coding sheets in ``root`` (not below it), newest-looking name first."""
-    return sheets_in(root, _SHEET_RE)
+    return rows.sheets_in(root, _SHEET_RE)
 
 
 def _norm(name: str) -> str:
@@ -185,21 +176,17 @@ def read(root: Path, cropped: bool = False) -> DatasetRead:
     for extra in frames_dirs[1:]:
         quirks.append(Quirk(relpath(extra, root), f"another {variant} frames folder; not read"))
 
-    subjects, clips = scan_subject_tree(
+    subjects, clips = rows.scan_subject_tree(
         root, frames_root, quirks, subject_id, "folder is not a subject folder (subNN); not read"
     )
-    table = Table.read(
-        sheet, required=[COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION]
-    )
-    sheet_rel = relpath(sheet, root)
-    if not table.has_column(COL_AUS):
-        quirks.append(Quirk(sheet_rel, f"no '{COL_AUS}' column; AUs left empty"))
+    required = [COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION]
+    table, sheet_rel = rows.read_coding_sheet(sheet, root, quirks, required, COL_AUS)
 
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     used: set[tuple[str, str]] = set()
     prefix = "reg_" if cropped else None
-    log = QuirkLog(root, quirks)
+    log = rows.QuirkLog(root, quirks)
     for row in table:
         note = log.at(sheet, row.number)
         subject = subject_id(row.get(COL_SUBJECT))
@@ -211,24 +198,23 @@ def read(root: Path, cropped: bool = False) -> DatasetRead:
             continue
         clip = as_text(clip_cell)
         sid = f"{DATASET}/{subject}/{clip}"
-        if not keep_first(seen, sid, row.number, note):
+        coded = rows.coded_row(row, sid, seen, log, sheet, _FRAME_COLUMNS, COL_EMOTION, EMOTIONS, _UNKNOWN)
+        if coded is None:
             continue
-        say = log.at(sheet, row.number, f"{sid}: ")
-        marks = frame_marks(row, (COL_ONSET, COL_APEX, COL_OFFSET), say)
-        emotion = checked_emotion(row.get(COL_EMOTION), EMOTIONS, say, _UNKNOWN, "no emotion")
-        folder = clips.get((subject, clip)) or clips.get((subject, clip.lower()))
+        say, marks, emotion = coded
+        folder = rows.clip_folder(clips, subject, clip)
         if folder is None:
             where = f"{relpath(frames_root, root)}/{subjects.get(subject, Path(subject)).name}/{clip}"
             say(f"no frames folder {where} on disk; sample skipped")
             continue
         used.add((subject, folder.name))
-        frames = read_clip(folder, root, quirks, say, marks, prefix)
+        frames = rows.read_clip(folder, root, quirks, say, marks, prefix)
         if frames[0]:
             extra = {"variant": variant, "row": row.number, "annotation": sheet_rel}
             labels = casme2_labels(subject, clip, emotion)
-            aus = aus_fields(row.get(COL_AUS), as_text)
+            aus = rows.aus_fields(row.get(COL_AUS), as_text)
             samples.append(
-                clip_sample(
+                rows.clip_sample(
                     DATASET, subject, clip, frames, FPS, emotion, marks, labels=labels, extra=extra, **aus
                 )
             )

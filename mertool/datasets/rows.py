@@ -227,3 +227,46 @@ def scan_subject_tree(
             clips[(subject, c.name)] = c
             clips.setdefault((subject, c.name.lower()), c)
     return subjects, clips
+
+
+def read_coding_sheet(
+    sheet: Path, root: Path, quirks: list[Quirk], required: list[str], aus_column: str
+) -> tuple[Any, str]:
+    """The coding sheet's table (with its ``required`` columns) and its path relative to
+    ``root``; a sheet without ``aus_column`` is noted (AUs left empty)."""
+    from mertool.datasets.tables import Table
+
+    table = Table.read(sheet, required=required)
+    sheet_rel = relpath(sheet, root)
+    if not table.has_column(aus_column):
+        quirks.append(Quirk(sheet_rel, f"no '{aus_column}' column; AUs left empty"))
+    return table, sheet_rel
+
+
+def coded_row(
+    row: Row,
+    sid: str,
+    seen: dict[str, int],
+    log: QuirkLog,
+    sheet: Path,
+    frame_columns: tuple[str, str, str],
+    emotion_column: str,
+    emotions: Iterable[str],
+    unknown: str,
+) -> tuple[Callable[[str], None], Any, str | None] | None:
+    """The steps every coding-sheet row of a clip takes once its sample id is known: the first
+    row of an id is kept (a later one noted and skipped: None), then its onset/apex/offset marks
+    and its emotion are read, each problem noted against the sample. Returns ``(say, marks,
+    emotion)``, ``say`` noting a problem of this sample."""
+    note = log.at(sheet, row.number)
+    if not keep_first(seen, sid, row.number, note):
+        return None
+    say = log.at(sheet, row.number, f"{sid}: ")
+    marks = frame_marks(row, frame_columns, say)
+    emotion = checked_emotion(row.get(emotion_column), emotions, say, unknown, "no emotion")
+    return say, marks, emotion
+
+
+def clip_folder(clips: dict[tuple[str, str], Path], subject: str, clip: str) -> Path | None:
+    """The clip's folder from :func:`scan_subject_tree`'s map, by name or lower-cased name."""
+    return clips.get((subject, clip)) or clips.get((subject, clip.lower()))

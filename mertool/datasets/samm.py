@@ -17,21 +17,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mertool.datasets import rows
 from mertool.datasets.base import DatasetRead, Quirk, Sample, register, relpath
 from mertool.datasets.frames import list_dir
 from mertool.datasets.labels import megc2019_label
-from mertool.datasets.rows import (
-    QuirkLog,
-    aus_fields,
-    checked_emotion,
-    clip_sample,
-    frame_marks,
-    keep_first,
-    read_clip,
-    scan_subject_tree,
-    sheets_in,
-)
-from mertool.datasets.tables import Table, as_int, as_text
+from mertool.datasets.tables import as_int, as_text
 from mertool.errors import DatasetError
 
 DATASET = "samm"
@@ -44,6 +34,7 @@ _SUBJECT_DIR_RE = re.compile(r"^\d{1,4}$")
 
 COL_SUBJECT, COL_FILENAME = "Subject", "Filename"
 COL_ONSET, COL_APEX, COL_OFFSET = "Onset Frame", "Apex Frame", "Offset Frame"
+_FRAME_COLUMNS = (COL_ONSET, COL_APEX, COL_OFFSET)
 COL_AUS, COL_EMOTION = "Action Units", "Estimated Emotion"
 #: What the reader does with an emotion that is not in :data:`EMOTIONS`.
 _UNKNOWN = "; kept as native, no MEGC2019 label"
@@ -62,7 +53,7 @@ def subject_id(value: object) -> str | None:
 
 def find_sheets(root: Path) -> list[Path]:
     """SAMM FACS-code sheets in ``root`` (not below it); workbooks before csv exports."""
-    return sheets_in(root, _SHEET_RE)
+    return rows.sheets_in(root, _SHEET_RE)
 
 
 def _subject_folder(name: str) -> str | None:
@@ -113,20 +104,16 @@ def read_samm(root: Path) -> DatasetRead:
     quirks: list[Quirk] = [
         Quirk(relpath(p, root), f"another SAMM sheet; {sheet.name} was read instead") for p in sheets[1:]
     ]
-    _, clips = scan_subject_tree(
+    _, clips = rows.scan_subject_tree(
         root, frames_root, quirks, _subject_folder, "folder is not a subject folder (006, 007, ...); not read"
     )
-    table = Table.read(
-        sheet, required=[COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION]
-    )
-    sheet_rel = relpath(sheet, root)
-    if not table.has_column(COL_AUS):
-        quirks.append(Quirk(sheet_rel, f"no '{COL_AUS}' column; AUs left empty"))
+    required = [COL_SUBJECT, COL_FILENAME, COL_ONSET, COL_APEX, COL_OFFSET, COL_EMOTION]
+    table, sheet_rel = rows.read_coding_sheet(sheet, root, quirks, required, COL_AUS)
 
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     used: set[Path] = set()
-    log = QuirkLog(root, quirks)
+    log = rows.QuirkLog(root, quirks)
     for row in table:
         note = log.at(sheet, row.number)
         raw_subject, clip_cell = row.get(COL_SUBJECT), row.get(COL_FILENAME)
@@ -140,22 +127,21 @@ def read_samm(root: Path) -> DatasetRead:
             continue
         clip = as_text(clip_cell)
         sid = f"{DATASET}/{subject}/{clip}"
-        if not keep_first(seen, sid, row.number, note):
+        coded = rows.coded_row(row, sid, seen, log, sheet, _FRAME_COLUMNS, COL_EMOTION, EMOTIONS, _UNKNOWN)
+        if coded is None:
             continue
-        say = log.at(sheet, row.number, f"{sid}: ")
-        marks = frame_marks(row, (COL_ONSET, COL_APEX, COL_OFFSET), say)
-        emotion = checked_emotion(row.get(COL_EMOTION), EMOTIONS, say, _UNKNOWN, "no emotion")
-        folder = clips.get((subject, clip)) or clips.get((subject, clip.lower()))
+        say, marks, emotion = coded
+        folder = rows.clip_folder(clips, subject, clip)
         if folder is None:
             say(f"no frames folder {relpath(frames_root / subject / clip, root)} on disk; sample skipped")
             continue
         used.add(folder)
-        frames = read_clip(folder, root, quirks, say, marks)
+        frames = rows.read_clip(folder, root, quirks, say, marks)
         if frames[0]:
             extra = {"row": row.number, "annotation": sheet_rel}
-            aus = aus_fields(row.get(COL_AUS), as_text)
+            aus = rows.aus_fields(row.get(COL_AUS), as_text)
             samples.append(
-                clip_sample(
+                rows.clip_sample(
                     DATASET,
                     subject,
                     clip,
