@@ -90,20 +90,15 @@ class OffApexNet(MERModel):
 _DROPOUT = Option(0.5, "dropout rate")
 
 
-register_model(
-    "ststnet",
-    inputs=("flow",),
-    input_size=28,
-    paper="004",
-    description="STSTNet (Liong et al. 2019): three shallow conv streams over u, v, strain; a reference baseline",
-    options={"dropout": _DROPOUT, "pretrained": Option(None, "a state-dict file to load")},
-)(model_builder(STSTNet))
-
-register_model(
-    "off-apexnet",
-    inputs=("flow",),
-    input_size=28,
-    paper="004",
-    description="OFF-ApexNet (Gan et al. 2019): two conv streams over u and v, two FC layers; a reference baseline",
-    options={"dropout": _DROPOUT, "pretrained": Option(None, "a state-dict file to load")},
-)(model_builder(OffApexNet))
+_OPTIONS = {"dropout": _DROPOUT, "pretrained": Option(None, "a state-dict file to load")}
+for _name, _cls, _description in (
+    ("ststnet", STSTNet, "STSTNet (Liong et al. 2019): three shallow conv streams over u, v, strain"),
+    (
+        "off-apexnet",
+        OffApexNet,
+        "OFF-ApexNet (Gan et al. 2019): two conv streams over u and v, two FC layers",
+    ),
+):
+    register_model(_name, ("flow",), 28, "004", f"{_description}; a reference baseline", _OPTIONS)(
+        model_builder(_cls)
+    )

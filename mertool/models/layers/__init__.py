@@ -38,14 +38,12 @@ ATTENTIONS: dict[str, tuple[str, str]] = {
 }
 
 #: other block name -> (module, class).
-BLOCKS: dict[str, tuple[str, str]] = {
-    "abn": ("abn", "AttentionBranch"),
-    "arcface": ("arcface", "ArcFaceHead"),
-    "inception-a": ("inception", "InceptionA"),
-    "inception-c": ("inception", "InceptionC"),
-    "inception-reduction": ("inception", "InceptionReduction"),
-    "star": ("star", "StarBlock"),
-}
+BLOCKS: dict[str, tuple[str, str]] = dict(
+    abn=("abn", "AttentionBranch"),
+    arcface=("arcface", "ArcFaceHead"),
+    star=("star", "StarBlock"),
+    **{f"inception-{k}": ("inception", f"Inception{k.title()}") for k in ("a", "c", "reduction")},
+)
 
 
 def _class(table: dict[str, tuple[str, str]], name: str, kind: str):
