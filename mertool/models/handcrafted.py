@@ -329,49 +329,48 @@ _BLOCKS = Option(5, "block grid: K x K blocks over the face")
 _BINS = Option(8, "orientation bins over [-pi, pi)")
 
 
-register_model(
+def _baseline(name: str, inputs: Any, description: str, cls: type, **options: Option) -> None:
+    """Register a hand-crafted baseline: ``cls`` at 128 px (paper 004's Table 2 rows), its own
+    options plus the SVM's."""
+    register_model(name, inputs, 128, "004", f"{description} + linear SVM; a hand-crafted baseline",
+                   {**options, **_SVM_OPTIONS})(model_builder(cls))  # fmt: skip
+
+
+_LBP_METHOD = Option(
+    "nri_uniform",
+    "LBP codes: nri_uniform (u2, 59 bins at P=8, as Zhao & Pietikäinen) or uniform (riu2, P+2)",
+    ("nri_uniform", "uniform"),
+)
+_HOOF_VARIANT = Option(
+    "hoof",
+    "hoof: orientation histogram per block; mdmo: main-direction mean flow per block",
+    ("hoof", "mdmo"),
+)
+_baseline(
     "lbp-top-svm",
-    inputs=lambda o: (clip_input_name(o["frames"]),),
-    input_size=128,
-    paper="004",
-    description="LBP-TOP (Zhao & Pietikäinen 2007) of the clip onset->offset + linear SVM; a hand-crafted baseline",
-    options={
-        "frames": Option(CLIP_FRAMES, "frames T of the clip volume, resampled evenly from onset to offset"),
-        "blocks": _BLOCKS,
-        "points": Option(8, "LBP neighbours P on each plane"),
-        "radius": Option(1.0, "LBP radius R (the same along X, Y and T)"),
-        "method": Option(
-            "nri_uniform",
-            "LBP codes: nri_uniform (u2, 59 bins at P=8, as Zhao & Pietikäinen) or uniform (riu2, P+2)",
-            ("nri_uniform", "uniform"),
-        ),
-        **_SVM_OPTIONS,
-    },
-)(model_builder(LbpTopSVM))
-
-register_model(
+    lambda o: (clip_input_name(o["frames"]),),
+    "LBP-TOP (Zhao & Pietikäinen 2007) of the clip onset->offset",
+    LbpTopSVM,
+    frames=Option(CLIP_FRAMES, "frames T of the clip volume, resampled evenly from onset to offset"),
+    blocks=_BLOCKS,
+    points=Option(8, "LBP neighbours P on each plane"),
+    radius=Option(1.0, "LBP radius R (the same along X, Y and T)"),
+    method=_LBP_METHOD,
+)
+_baseline(
     "bi-woof-svm",
-    inputs=("flow",),
-    input_size=128,
-    paper="004",
-    description="Bi-WOOF (Liong et al. 2018): strain- and magnitude-weighted flow orientations + linear SVM; a hand-crafted baseline",
-    options={"blocks": _BLOCKS, "bins": _BINS, **_SVM_OPTIONS},
-)(model_builder(BiWoofSVM))
-
-register_model(
+    ("flow",),
+    "Bi-WOOF (Liong et al. 2018): strain- and magnitude-weighted flow orientations",
+    BiWoofSVM,
+    blocks=_BLOCKS,
+    bins=_BINS,
+)
+_baseline(
     "hoof-svm",
-    inputs=("flow",),
-    input_size=128,
-    paper="004",
-    description="HOOF (magnitude-weighted flow orientations per block) or MDMO + linear SVM; a hand-crafted baseline",
-    options={
-        "variant": Option(
-            "hoof",
-            "hoof: orientation histogram per block; mdmo: main-direction mean flow per block",
-            ("hoof", "mdmo"),
-        ),
-        "blocks": _BLOCKS,
-        "bins": _BINS,
-        **_SVM_OPTIONS,
-    },
-)(model_builder(HoofSVM))
+    ("flow",),
+    "HOOF (magnitude-weighted flow orientations per block) or MDMO",
+    HoofSVM,
+    variant=_HOOF_VARIANT,
+    blocks=_BLOCKS,
+    bins=_BINS,
+)
