@@ -1,0 +1,157 @@
+"""Issue 13: DFR-Net with its defaults on a held-out synthetic set, against a linear baseline.
+
+The set is made here from what ``make demo`` never shows: ``mertool synth --photos grace_hopper``
+(the demo uses ``--photos astronaut,zidane,bus``, make/demo.mk) and a seed no other test, the demo
+or the recognition benchmark uses (SEED), 4 subjects x 6 clips (2 per MEGC2019 class). It goes
+through the demo's stages (``detect-faces | spot-apex | crop-rois | flow``, a real shell pipe),
+then two classifiers are scored leave-one-subject-out, by pooled UF1 (macro F1 over all pooled
+predictions; mertool/evaluation/metrics.py defines it so that it equals scikit-learn's):
+
+* a linear baseline computed here with scikit-learn only: the onset -> apex flow field
+  average-pooled to 8x8 (128 numbers), ``LogisticRegression`` with its defaults, one fit per
+  left-out subject, ``f1_score(average="macro")`` over the pooled predictions;
+* ``mertool eval-loso --arch dfr-net --label-map megc2019``: DFR-Net with every default (the
+  label map only says which task to score, as the demo's does), pooled UF1 from summary.json.
+
+Measured while writing this (CPU, 2 cores shared with other work; eval-loso's numbers do not
+depend on -j or the machine's load), pooled UF1:
+
+* seed 1313 (this test's set): linear 0.9365 (0.8000 with the features standardised first),
+  DFR-Net defaults 0.6144 (per fold 0.40, 0.67, 0.67, 0.53), eval-loso 274 s wall;
+* seed 2727 (the same set otherwise, a development check): linear 0.9496 (0.8264 standardised),
+  DFR-Net defaults 0.7095 (per fold 0.56, 0.41, 0.82, 0.82), eval-loso 701 s wall at load 6-7.
+
+DFR-Net with its defaults does not reach the baseline here, so that comparison is marked xfail
+(strict: the run fails the day it passes, and the mark comes off). It is not under-training:
+every fold ends at training accuracy 0.94-1.0 (loss 0.005-0.07), and 4x the optimiser steps
+(``--batch-size 8``, a diagnosis run, not a setting of this test) gave 0.63 over three folds.
+The network fits its 18 training clips (three subjects, all made from one photo and its mirror)
+and does not carry that over to the fourth, where a linear model of the pooled flow does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mertool.store import SampleFile
+from mertool.store import schema as S
+
+pytestmark = pytest.mark.slow
+
+MERTOOL = str(Path(sys.executable).with_name("mertool"))
+ENV = {
+    **os.environ,
+    "YOLO_OFFLINE": "1",
+    "YOLO_CONFIG_DIR": str(Path(__file__).parents[1] / ".cache" / "ultralytics"),
+    "MPLBACKEND": "Agg",
+}
+#: Seeds of synthetic sets elsewhere: the tests 0, 2, 3 (test_faults' stage seeds 1, 2), the demo
+#: and make synth-sheet 0, the recognition benchmark 4242. This one is used nowhere else.
+SEED = 1313
+SUBJECTS = 4
+CLIPS = 6
+#: The bundled photo make/demo.mk leaves out (DEMO_SYNTH): none of these faces is in the demo.
+PHOTOS = "grace_hopper"
+POOL = 8
+#: Three balanced classes: chance UF1 is about 0.33. The linear baseline measured 0.94 here.
+BASELINE_FLOOR = 0.7
+#: What DFR-Net must reach besides the baseline's UF1.
+FLOOR = 0.7
+
+
+def _run(cmd: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    r = subprocess.run(
+        ["bash", "-c", "set -e -o pipefail; " + cmd], capture_output=True, text=True, env=ENV, timeout=timeout
+    )
+    if r.returncode != 0:  # not an AssertionError: the xfail below must not hide a crash
+        raise RuntimeError(f"{cmd}\n{r.stderr[-3000:]}")
+    return r
+
+
+@pytest.fixture(scope="module")
+def heldout_flow(tmp_path_factory) -> Path:
+    """The held-out set through the demo's stages (each with its default worker count): flow.h5."""
+    base = tmp_path_factory.mktemp("heldout")
+    m, q = shlex.quote(MERTOOL), shlex.quote
+    synth, flow = base / "synth", base / "flow.h5"
+    _run(
+        f"{m} -q synth {q(str(synth))} --photos {PHOTOS} --subjects {SUBJECTS} --clips-per-subject {CLIPS} --seed {SEED}"
+    )
+    _run(
+        f"{m} -q detect-faces {q(str(synth / 'CASME2'))} | {m} -q spot-apex | {m} -q crop-rois "
+        f"| {m} -q flow -o {q(str(flow))} > /dev/null"
+    )
+    return flow
+
+
+def _pooled(flow: np.ndarray, n: int = POOL) -> np.ndarray:
+    """(H, W, 2) -> (n * n * 2,): the mean of each of n x n (nearly) equal blocks."""
+    rows = np.array_split(np.arange(flow.shape[0]), n)
+    cols = np.array_split(np.arange(flow.shape[1]), n)
+    return np.array([[flow[r][:, c].mean(axis=(0, 1)) for c in cols] for r in rows]).ravel()
+
+
+def linear_baseline(path: Path) -> tuple[float, int]:
+    """Pooled LOSO UF1 of logistic regression on the 8x8-pooled flow, and the sample count."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+
+    X, y, groups = [], [], []
+    with SampleFile(path) as sf:
+        for rec in sf.records(ok_only=True):
+            X.append(_pooled(np.asarray(rec.array("flow"), np.float64)))
+            y.append(rec.get(S.A_LABEL))
+            groups.append(rec.get(S.A_SUBJECT))
+    X, y, groups = np.array(X), np.array(y), np.array(groups)
+    true, pred = [], []
+    for subject in sorted(set(groups)):
+        test = groups == subject
+        model = LogisticRegression(max_iter=5000).fit(X[~test], y[~test])
+        true += list(y[test])
+        pred += list(model.predict(X[test]))
+    return float(f1_score(true, pred, average="macro")), len(y)
+
+
+@pytest.fixture(scope="module")
+def baseline(heldout_flow) -> float:
+    uf1, n = linear_baseline(heldout_flow)
+    assert n == SUBJECTS * CLIPS  # every clip made it through the stages
+    return uf1
+
+
+def test_the_held_out_set_is_learnable(baseline, heldout_flow, record_property):
+    """The set carries the classes in its flow (else the comparison below would mean nothing)."""
+    record_property("linear_uf1", round(baseline, 4))
+    with SampleFile(heldout_flow.parent / "synth" / "synth_truth.h5") as sf:
+        params = sf.provenance["params"]
+    assert params["photos"] == [PHOTOS] and params["seed"] == SEED
+    assert baseline >= BASELINE_FLOOR, baseline
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="DFR-Net's defaults measured 0.61 UF1 against the linear baseline's 0.94 on this set "
+    "(module docstring); issue 13 stays open until they reach it",
+)
+def test_dfr_net_defaults_reach_the_linear_baseline_on_held_out_faces(
+    baseline, heldout_flow, tmp_path, record_property
+):
+    out = tmp_path / "dfr"
+    q = shlex.quote
+    _run(
+        f"{q(MERTOOL)} -q eval-loso {q(str(heldout_flow))} --arch dfr-net --label-map megc2019 --no-plots -o {q(str(out))}"
+    )
+    s = json.loads((out / "summary.json").read_text())
+    record_property("dfr_net_uf1", s["uf1"])
+    assert s["complete"] and s["n_samples"] == SUBJECTS * CLIPS and s["n_folds"] == SUBJECTS
+    assert s["classes"] == ["negative", "positive", "surprise"]
+    assert s["uf1"] >= FLOOR and s["uf1"] >= baseline, (s["uf1"], baseline)
