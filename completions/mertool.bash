@@ -62,7 +62,7 @@ _mertool() {
             "mertool flow:--output"|"mertool flow:-o"|"mertool flow:--preset"|"mertool flow:-p"|"mertool flow:--method"|"mertool flow:-m"|"mertool flow:--size"|"mertool flow:--strain"|"mertool flow:--normalize"|"mertool flow:--tvl1-tau"|"mertool flow:--tvl1-lambda"|"mertool flow:--tvl1-theta"|"mertool flow:--tvl1-scales"|"mertool flow:--tvl1-warps"|"mertool flow:--tvl1-epsilon"|"mertool flow:--tvl1-inner"|"mertool flow:--tvl1-outer"|"mertool flow:--tvl1-scale-step"|"mertool flow:--tvl1-median"|"mertool flow:--cv2-threads"|"mertool flow:--dataset"|"mertool flow:-d"|"mertool flow:--label-map"|"mertool flow:--on-error"|"mertool flow:--workers"|"mertool flow:-j") ((i++)); continue ;;
             "mertool show:--output"|"mertool show:-o"|"mertool show:--panels"|"mertool show:--data-root") ((i++)); continue ;;
             "mertool train:--output"|"mertool train:-o"|"mertool train:--arch"|"mertool train:-a"|"mertool train:--opt"|"mertool train:--stages"|"mertool train:--fusion"|"mertool train:--attention"|"mertool train:--branches"|"mertool train:--input-size"|"mertool train:--preset"|"mertool train:--loss"|"mertool train:--loss-opt"|"mertool train:--epochs"|"mertool train:--batch-size"|"mertool train:-b"|"mertool train:--lr"|"mertool train:--optimizer"|"mertool train:--weight-decay"|"mertool train:--schedule"|"mertool train:--step-size"|"mertool train:--gamma"|"mertool train:--augment"|"mertool train:--val-subjects"|"mertool train:--early-stop"|"mertool train:--monitor"|"mertool train:--label-map"|"mertool train:--norm"|"mertool train:--device"|"mertool train:--seed"|"mertool train:--threads"|"mertool train:--dataset"|"mertool train:-d") ((i++)); continue ;;
-            "mertool eval-loso:--output"|"mertool eval-loso:-o"|"mertool eval-loso:--protocol"|"mertool eval-loso:--folds"|"mertool eval-loso:--shard"|"mertool eval-loso:--workers"|"mertool eval-loso:-j"|"mertool eval-loso:--seeds"|"mertool eval-loso:--arch"|"mertool eval-loso:-a"|"mertool eval-loso:--opt"|"mertool eval-loso:--stages"|"mertool eval-loso:--fusion"|"mertool eval-loso:--attention"|"mertool eval-loso:--branches"|"mertool eval-loso:--input-size"|"mertool eval-loso:--preset"|"mertool eval-loso:--loss"|"mertool eval-loso:--loss-opt"|"mertool eval-loso:--epochs"|"mertool eval-loso:--batch-size"|"mertool eval-loso:-b"|"mertool eval-loso:--lr"|"mertool eval-loso:--optimizer"|"mertool eval-loso:--weight-decay"|"mertool eval-loso:--schedule"|"mertool eval-loso:--step-size"|"mertool eval-loso:--gamma"|"mertool eval-loso:--augment"|"mertool eval-loso:--val-subjects"|"mertool eval-loso:--early-stop"|"mertool eval-loso:--monitor"|"mertool eval-loso:--label-map"|"mertool eval-loso:--norm"|"mertool eval-loso:--device"|"mertool eval-loso:--seed"|"mertool eval-loso:--threads"|"mertool eval-loso:--dataset"|"mertool eval-loso:-d") ((i++)); continue ;;
+            "mertool eval-loso:--output"|"mertool eval-loso:-o"|"mertool eval-loso:--protocol"|"mertool eval-loso:--folds"|"mertool eval-loso:--shard"|"mertool eval-loso:--workers"|"mertool eval-loso:-j"|"mertool eval-loso:--seeds"|"mertool eval-loso:--executor"|"mertool eval-loso:--address"|"mertool eval-loso:--cpus-per-fold"|"mertool eval-loso:--gpus-per-fold"|"mertool eval-loso:--arch"|"mertool eval-loso:-a"|"mertool eval-loso:--opt"|"mertool eval-loso:--stages"|"mertool eval-loso:--fusion"|"mertool eval-loso:--attention"|"mertool eval-loso:--branches"|"mertool eval-loso:--input-size"|"mertool eval-loso:--preset"|"mertool eval-loso:--loss"|"mertool eval-loso:--loss-opt"|"mertool eval-loso:--epochs"|"mertool eval-loso:--batch-size"|"mertool eval-loso:-b"|"mertool eval-loso:--lr"|"mertool eval-loso:--optimizer"|"mertool eval-loso:--weight-decay"|"mertool eval-loso:--schedule"|"mertool eval-loso:--step-size"|"mertool eval-loso:--gamma"|"mertool eval-loso:--augment"|"mertool eval-loso:--val-subjects"|"mertool eval-loso:--early-stop"|"mertool eval-loso:--monitor"|"mertool eval-loso:--label-map"|"mertool eval-loso:--norm"|"mertool eval-loso:--device"|"mertool eval-loso:--seed"|"mertool eval-loso:--threads"|"mertool eval-loso:--dataset"|"mertool eval-loso:-d") ((i++)); continue ;;
             "mertool predict:--device"|"mertool predict:--batch-size"|"mertool predict:-b"|"mertool predict:--dataset"|"mertool predict:-d"|"mertool predict:--data-root") ((i++)); continue ;;
             "mertool compare:--metric"|"mertool compare:-m") ((i++)); continue ;;
             "mertool rescore:--classes"|"mertool rescore:--draws"|"mertool rescore:--seed"|"mertool rescore:--output"|"mertool rescore:-o") ((i++)); continue ;;
@@ -73,7 +73,7 @@ _mertool() {
             "mertool detector eval:--imgsz"|"mertool detector eval:--batch"|"mertool detector eval:--device"|"mertool detector eval:--wider-root") ((i++)); continue ;;
             "mertool detector synth:--output"|"mertool detector synth:-o"|"mertool detector synth:--train"|"mertool detector synth:--val"|"mertool detector synth:--test"|"mertool detector synth:--seed") ((i++)); continue ;;
             "mertool models show:--opt"|"mertool models show:--size"|"mertool models show:--depth"|"mertool models show:--classes") ((i++)); continue ;;
-            "mertool tables run:--data"|"mertool tables run:--results"|"mertool tables run:--device"|"mertool tables run:--seed"|"mertool tables run:--workers"|"mertool tables run:-j") ((i++)); continue ;;
+            "mertool tables run:--data"|"mertool tables run:--results"|"mertool tables run:--device"|"mertool tables run:--seed"|"mertool tables run:--workers"|"mertool tables run:-j"|"mertool tables run:--executor"|"mertool tables run:--address"|"mertool tables run:--cpus-per-fold"|"mertool tables run:--gpus-per-fold") ((i++)); continue ;;
             "mertool tables frames-as-samples:--output"|"mertool tables frames-as-samples:-o") ((i++)); continue ;;
         esac
         [[ $w != -* ]] && ((npos++))
@@ -87,7 +87,7 @@ _mertool() {
         "mertool synth:--fps") :; return 0 ;;
         "mertool synth:--seed") :; return 0 ;;
         "mertool synth:--size") :; return 0 ;;
-        "mertool synth:--photos") :; return 0 ;;
+        "mertool synth:--photos") _mertool_compgen words "astronaut bus grace_hopper zidane"; return 0 ;;
         "mertool synth:--photo-dir") _mertool_compgen dir; return 0 ;;
         "mertool synth:--truth") _mertool_compgen file; return 0 ;;
         "mertool detect-faces:--output"|"mertool detect-faces:-o") _mertool_compgen file; return 0 ;;
@@ -187,6 +187,10 @@ _mertool() {
         "mertool eval-loso:--shard") :; return 0 ;;
         "mertool eval-loso:--workers"|"mertool eval-loso:-j") :; return 0 ;;
         "mertool eval-loso:--seeds") :; return 0 ;;
+        "mertool eval-loso:--executor") :; return 0 ;;
+        "mertool eval-loso:--address") :; return 0 ;;
+        "mertool eval-loso:--cpus-per-fold") :; return 0 ;;
+        "mertool eval-loso:--gpus-per-fold") :; return 0 ;;
         "mertool eval-loso:--arch"|"mertool eval-loso:-a") _mertool_compgen words "bi-woof-svm dfr-net dual-branch hoof-svm lbp-top-svm off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet"; return 0 ;;
         "mertool eval-loso:--opt") :; return 0 ;;
         "mertool eval-loso:--stages") :; return 0 ;;
@@ -260,6 +264,10 @@ _mertool() {
         "mertool tables run:--device") :; return 0 ;;
         "mertool tables run:--seed") :; return 0 ;;
         "mertool tables run:--workers"|"mertool tables run:-j") :; return 0 ;;
+        "mertool tables run:--executor") :; return 0 ;;
+        "mertool tables run:--address") :; return 0 ;;
+        "mertool tables run:--cpus-per-fold") :; return 0 ;;
+        "mertool tables run:--gpus-per-fold") :; return 0 ;;
         "mertool tables frames-as-samples:--output"|"mertool tables frames-as-samples:-o") _mertool_compgen file; return 0 ;;
     esac
     if [[ $cur == -* ]]; then
@@ -274,7 +282,7 @@ _mertool() {
             "mertool flow") _mertool_compgen words "--output -o --preset -p --method -m --size --strain --normalize --tvl1-tau --tvl1-lambda --tvl1-theta --tvl1-scales --tvl1-warps --tvl1-epsilon --tvl1-inner --tvl1-outer --tvl1-scale-step --tvl1-median --cv2-threads --dataset -d --label-map --on-error --resume --retry-failed --workers -j --json --help -h" ;;
             "mertool show") _mertool_compgen words "--output -o --panels --list --data-root --help -h" ;;
             "mertool train") _mertool_compgen words "--output -o --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
-            "mertool eval-loso") _mertool_compgen words "--output -o --protocol --folds --shard --resume --report-only --workers -j --save-models --no-plots --json --seeds --selection-bias --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
+            "mertool eval-loso") _mertool_compgen words "--output -o --protocol --folds --shard --resume --report-only --workers -j --save-models --no-plots --json --seeds --selection-bias --executor --address --cpus-per-fold --gpus-per-fold --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
             "mertool predict") _mertool_compgen words "--json --device --batch-size -b --dataset -d --data-root --help -h" ;;
             "mertool compare") _mertool_compgen words "--metric -m --json --help -h" ;;
             "mertool rescore") _mertool_compgen words "--classes --draws --seed --output -o --json --help -h" ;;
@@ -293,7 +301,7 @@ _mertool() {
             "mertool models table") _mertool_compgen words "--json --markdown --csv --help -h" ;;
             "mertool tables") _mertool_compgen words "--help -h" ;;
             "mertool tables list") _mertool_compgen words "--json --help -h" ;;
-            "mertool tables run") _mertool_compgen words "--smoke --data --results --resume --device --seed --workers -j --help -h" ;;
+            "mertool tables run") _mertool_compgen words "--smoke --data --results --resume --device --seed --workers -j --executor --address --cpus-per-fold --gpus-per-fold --help -h" ;;
             "mertool tables frames-as-samples") _mertool_compgen words "--output -o --help -h" ;;
         esac
         return 0

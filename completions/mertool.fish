@@ -89,7 +89,7 @@ function __mertool_path
                 set skip 1
             case 'mertool train:--output' 'mertool train:-o' 'mertool train:--arch' 'mertool train:-a' 'mertool train:--opt' 'mertool train:--stages' 'mertool train:--fusion' 'mertool train:--attention' 'mertool train:--branches' 'mertool train:--input-size' 'mertool train:--preset' 'mertool train:--loss' 'mertool train:--loss-opt' 'mertool train:--epochs' 'mertool train:--batch-size' 'mertool train:-b' 'mertool train:--lr' 'mertool train:--optimizer' 'mertool train:--weight-decay' 'mertool train:--schedule' 'mertool train:--step-size' 'mertool train:--gamma' 'mertool train:--augment' 'mertool train:--val-subjects' 'mertool train:--early-stop' 'mertool train:--monitor' 'mertool train:--label-map' 'mertool train:--norm' 'mertool train:--device' 'mertool train:--seed' 'mertool train:--threads' 'mertool train:--dataset' 'mertool train:-d'
                 set skip 1
-            case 'mertool eval-loso:--output' 'mertool eval-loso:-o' 'mertool eval-loso:--protocol' 'mertool eval-loso:--folds' 'mertool eval-loso:--shard' 'mertool eval-loso:--workers' 'mertool eval-loso:-j' 'mertool eval-loso:--seeds' 'mertool eval-loso:--arch' 'mertool eval-loso:-a' 'mertool eval-loso:--opt' 'mertool eval-loso:--stages' 'mertool eval-loso:--fusion' 'mertool eval-loso:--attention' 'mertool eval-loso:--branches' 'mertool eval-loso:--input-size' 'mertool eval-loso:--preset' 'mertool eval-loso:--loss' 'mertool eval-loso:--loss-opt' 'mertool eval-loso:--epochs' 'mertool eval-loso:--batch-size' 'mertool eval-loso:-b' 'mertool eval-loso:--lr' 'mertool eval-loso:--optimizer' 'mertool eval-loso:--weight-decay' 'mertool eval-loso:--schedule' 'mertool eval-loso:--step-size' 'mertool eval-loso:--gamma' 'mertool eval-loso:--augment' 'mertool eval-loso:--val-subjects' 'mertool eval-loso:--early-stop' 'mertool eval-loso:--monitor' 'mertool eval-loso:--label-map' 'mertool eval-loso:--norm' 'mertool eval-loso:--device' 'mertool eval-loso:--seed' 'mertool eval-loso:--threads' 'mertool eval-loso:--dataset' 'mertool eval-loso:-d'
+            case 'mertool eval-loso:--output' 'mertool eval-loso:-o' 'mertool eval-loso:--protocol' 'mertool eval-loso:--folds' 'mertool eval-loso:--shard' 'mertool eval-loso:--workers' 'mertool eval-loso:-j' 'mertool eval-loso:--seeds' 'mertool eval-loso:--executor' 'mertool eval-loso:--address' 'mertool eval-loso:--cpus-per-fold' 'mertool eval-loso:--gpus-per-fold' 'mertool eval-loso:--arch' 'mertool eval-loso:-a' 'mertool eval-loso:--opt' 'mertool eval-loso:--stages' 'mertool eval-loso:--fusion' 'mertool eval-loso:--attention' 'mertool eval-loso:--branches' 'mertool eval-loso:--input-size' 'mertool eval-loso:--preset' 'mertool eval-loso:--loss' 'mertool eval-loso:--loss-opt' 'mertool eval-loso:--epochs' 'mertool eval-loso:--batch-size' 'mertool eval-loso:-b' 'mertool eval-loso:--lr' 'mertool eval-loso:--optimizer' 'mertool eval-loso:--weight-decay' 'mertool eval-loso:--schedule' 'mertool eval-loso:--step-size' 'mertool eval-loso:--gamma' 'mertool eval-loso:--augment' 'mertool eval-loso:--val-subjects' 'mertool eval-loso:--early-stop' 'mertool eval-loso:--monitor' 'mertool eval-loso:--label-map' 'mertool eval-loso:--norm' 'mertool eval-loso:--device' 'mertool eval-loso:--seed' 'mertool eval-loso:--threads' 'mertool eval-loso:--dataset' 'mertool eval-loso:-d'
                 set skip 1
             case 'mertool predict:--device' 'mertool predict:--batch-size' 'mertool predict:-b' 'mertool predict:--dataset' 'mertool predict:-d' 'mertool predict:--data-root'
                 set skip 1
@@ -111,7 +111,7 @@ function __mertool_path
                 set skip 1
             case 'mertool models show:--opt' 'mertool models show:--size' 'mertool models show:--depth' 'mertool models show:--classes'
                 set skip 1
-            case 'mertool tables run:--data' 'mertool tables run:--results' 'mertool tables run:--device' 'mertool tables run:--seed' 'mertool tables run:--workers' 'mertool tables run:-j'
+            case 'mertool tables run:--data' 'mertool tables run:--results' 'mertool tables run:--device' 'mertool tables run:--seed' 'mertool tables run:--workers' 'mertool tables run:-j' 'mertool tables run:--executor' 'mertool tables run:--address' 'mertool tables run:--cpus-per-fold' 'mertool tables run:--gpus-per-fold'
                 set skip 1
             case 'mertool tables frames-as-samples:--output' 'mertool tables frames-as-samples:-o'
                 set skip 1
@@ -166,7 +166,7 @@ complete -c mertool -n '__mertool_at \'mertool synth\'' -l clips-per-subject -s 
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l fps -x -d 'Frame rate; default the dataset\'s own (CASME II, SAMM 200; SMIC-HS 100).'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l seed -x -d 'Random seed: the same seed writes the same bytes.'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l size -x -d 'Frame size WIDTHxHEIGHT (faces span about half the height).'
-complete -c mertool -n '__mertool_at \'mertool synth\'' -l photos -x -d 'Make the subjects from these bundled photos only (astronaut, grace_hopper, zi...'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l photos -x -a 'astronaut bus grace_hopper zidane' -d 'Make the subjects from these bundled photos only (astronaut, grace_hopper, zi...'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l photo-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Also (or, without --photos, only) use every face dlib finds in the .jpg/.jpeg...'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l truth -r -F -d 'Ground-truth file (default: OUT_DIR/synth_truth.h5).'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l overwrite -d 'Replace synthetic data already in OUT_DIR.'
@@ -316,6 +316,10 @@ complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l no-plots -d 'Skip
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l json -d 'Print summary.json on stdout instead of the table.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l seeds -x -d 'Repeat the whole evaluation with seeds SEED..SEED+N-1 (RESULTS_DIR/seed-<s>/...'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l selection-bias -d 'Also record every epoch\'s test-fold predictions (folds/*/test_curve.json, nev...'
+complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l executor -x -d 'Where folds run: local (processes on this machine) or ray (one Ray task per f...'
+complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l address -x -d 'Ray cluster to join with --executor ray: auto, HOST:PORT or ray://HOST:PORT (...'
+complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l cpus-per-fold -x -d 'CPUs of one fold\'s Ray task.'
+complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l gpus-per-fold -x -d 'GPUs of one fold\'s Ray task; fractions share a GPU (0.25: four folds per GPU).'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l arch -s a -x -a 'bi-woof-svm dfr-net dual-branch hoof-svm lbp-top-svm off-apexnet resnet-abn resnet50 resnet50-cbam resnet50-se resnext50 se-resnet50 se-resnext50 ststnet' -d 'Architecture (mertool models list).'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l opt -x -d 'Model option, repeatable (e.g.'
 complete -c mertool -n '__mertool_at \'mertool eval-loso\'' -l stages -x -d 'Model option \'stages\' (dfr-net: ResNet stages 1-4).'
@@ -491,6 +495,10 @@ complete -c mertool -n '__mertool_at \'mertool tables run\'' -l resume -d 'Re-us
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l device -x -d 'auto, cpu, cuda (eval-loso and the detector).'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l seed -x -d 'Seed of every run (recorded in the report).'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l workers -s j -x -d 'eval-loso fold processes in real runs (0: one per core).'
+complete -c mertool -n '__mertool_at \'mertool tables run\'' -l executor -x -d 'ray: every row\'s folds at once as Ray tasks (local instance, or --address; do...'
+complete -c mertool -n '__mertool_at \'mertool tables run\'' -l address -x -d 'Ray cluster for --executor ray: auto, HOST:PORT or ray://HOST:PORT (default:...'
+complete -c mertool -n '__mertool_at \'mertool tables run\'' -l cpus-per-fold -x -d 'CPUs of one fold\'s Ray task.'
+complete -c mertool -n '__mertool_at \'mertool tables run\'' -l gpus-per-fold -x -d 'GPUs of one fold\'s Ray task (fractions share a GPU).'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -F
 

@@ -11,7 +11,7 @@ synth-demo-data: $(SYNTH_DIR)/synth_truth.h5
 
 # Rebuilt only when missing (or after `make clean`); SYNTH_ARGS="--subjects 12" scales it up.
 $(SYNTH_DIR)/synth_truth.h5: $(STAMP)
-	$(MERTOOL) synth $(SYNTH_DIR) --overwrite $(SYNTH_ARGS)
+	$(MERTOOL) synth $(SYNTH_DIR) --overwrite $(DEMO_SYNTH) $(SYNTH_ARGS)
 
 synth-sheet: install
 	rm -rf $(SYNTH_SHEET_DIR)

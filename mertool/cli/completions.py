@@ -91,7 +91,14 @@ def _model_names() -> list[str]:
     return sorted(model_names())
 
 
+def _photo_names() -> list[str]:
+    from mertool.synth.sources import photo_paths
+
+    return sorted(photo_paths())
+
+
 VALUE_SOURCES: dict[str, Callable[[], list[str]]] = {
+    "--photos": _photo_names,
     "--dataset": _dataset_names,
     "--label-map": _label_map_names,
     "--arch": _model_names,
