@@ -12,7 +12,8 @@ def doctor(
     ),
 ) -> None:
     """Check torch, torchvision, OpenCV (with TV-L1), dlib and its model files, ultralytics,
-    h5py, CPU threads and GPUs; print the exact command that repairs each problem."""
+    h5py, CPU threads, GPUs and Ray (its version; with RAY_ADDRESS set, whether a cluster answers
+    there, without starting one); print the exact command that repairs each problem."""
     from dataclasses import asdict
 
     from rich.table import Table
@@ -22,6 +23,10 @@ def doctor(
     from mertool.env import run_checks
 
     checks = run_checks()
+    from mertool.env import Check
+    from mertool.folds.ray_executor import ray_checks
+
+    checks += [Check(name, ok, found, repair, optional=True) for name, ok, found, repair in ray_checks()]
     broken = [c for c in checks if not c.ok and not c.optional]
     if json_out:
         print_json({"ok": not broken, "checks": [asdict(c) for c in checks]})

@@ -34,6 +34,7 @@ Examples:
   mertool eval-loso flow.h5 --arch dfr-net --resume -o results/
   mertool eval-loso flow.h5 --arch dfr-net --seeds 5 -o results/     # mean ± std over 5 seeds
   mertool eval-loso flow.h5 --arch dfr-net --selection-bias -o results/   # what test-fold epoch picking claims
+  mertool eval-loso megc.h5 --preset dfr-net-004 --executor ray --address auto --gpus-per-fold 0.25 -o results/dfr/
 
 Every summary.json carries a 95% bootstrap interval of pooled UF1 and UAR that resamples test
 subjects ("ci"). A user model runs by the same rules: --arch path/to/model.py:ClassName
@@ -105,6 +106,39 @@ def eval_loso(
         "any choice) and report what picking the best epoch on the test fold would have claimed.",
         rich_help_panel=P_RUN,
     ),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        metavar="local|ray",
+        help="Where folds run: local (processes on this machine) or ray (one Ray task per fold on a local "
+        "Ray instance or, with --address, a cluster; docs/cluster.md).",
+        rich_help_panel=P_RUN,
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        envvar="RAY_ADDRESS",
+        metavar="ADDR",
+        help="Ray cluster to join with --executor ray: auto, HOST:PORT or ray://HOST:PORT (default: "
+        "RAY_ADDRESS, else a new local instance).",
+        rich_help_panel=P_RUN,
+    ),
+    cpus_per_fold: float = typer.Option(
+        1.0,
+        "--cpus-per-fold",
+        min=0.01,
+        metavar="N",
+        help="CPUs of one fold's Ray task.",
+        rich_help_panel=P_RUN,
+    ),
+    gpus_per_fold: float = typer.Option(
+        0.0,
+        "--gpus-per-fold",
+        min=0.0,
+        metavar="F",
+        help="GPUs of one fold's Ray task; fractions share a GPU (0.25: four folds per GPU).",
+        rich_help_panel=P_RUN,
+    ),
     training: dict[str, Any] | None = None,
 ) -> None:
     from rich.markup import escape
@@ -121,6 +155,9 @@ def eval_loso(
     t = {**(training or {}), "protocol": protocol}
     cfg = options.run_config(t)
     fold_names = [f for f in folds.split(",") if f.strip()] if folds else None
+    run_executor = make_executor(
+        executor, address, cpus_per_fold, gpus_per_fold, t["threads"], t["device"].value
+    )
     run_options = dict(
         fold_names=fold_names,
         shard=shard,
@@ -133,6 +170,7 @@ def eval_loso(
         plots=not no_plots,
         test_curve=selection_bias,
         command=command,
+        executor=run_executor,
     )
     try:
         with prepared_samples(input, options.input_stage(cfg), dataset=t["dataset"], command=command) as sf:
@@ -185,6 +223,27 @@ def eval_loso(
             )
     if failed:
         raise typer.Exit(1)
+
+
+def make_executor(
+    name: str, address: str | None, cpus_per_fold: float, gpus_per_fold: float, threads: int, device: str
+) -> Any:
+    """``"local"`` or the :class:`~mertool.folds.ray_executor.RayExecutor` the options ask for."""
+    from mertool.errors import MertoolError
+
+    name = name.strip().lower()
+    if name == "local":
+        if gpus_per_fold or cpus_per_fold != 1.0:
+            raise MertoolError(
+                "--cpus-per-fold / --gpus-per-fold are Ray task sizes: add --executor ray",
+                hint="locally, --workers and --threads size the fold processes",
+            )
+        return "local"
+    if name != "ray":
+        raise MertoolError(f"--executor {name!r}: use local or ray")
+    from mertool.folds.ray_executor import RayExecutor
+
+    return RayExecutor(address or None, cpus_per_fold, gpus_per_fold, threads, device=device)
 
 
 def register(app: typer.Typer) -> None:

@@ -73,8 +73,16 @@ def run_evaluation(
     plots: bool = True,
     command: str | None = None,
     test_curve: bool = False,
+    executor: str | Executor = "local",
+    progress: bool = True,
 ) -> RunOutcome:
-    """Load the data, run the selected folds, and write the pooled report (also after Ctrl-C)."""
+    """Load the data, run the selected folds, and write the pooled report (also after Ctrl-C).
+
+    ``executor``: ``"local"`` (this machine: ``workers``, ``threads``, ``device``), ``"ray"`` (a
+    local Ray instance, :class:`~mertool.folds.ray_executor.RayExecutor` with its defaults) or
+    an executor instance (a RayExecutor joining a cluster). A cluster is connected to and checked
+    before anything is written into ``out_dir``. ``progress=False`` shows no live bars (runs in
+    threads of one process share one terminal)."""
     from mertool.console import info
     from mertool.store import SampleFile
     from mertool.store.provenance import sha256_file
@@ -105,30 +113,51 @@ def run_evaluation(
     path = source.path if isinstance(source, SampleFile) else Path(source)
     name = source.name if isinstance(source, SampleFile) else str(source)
     src = {"path": name, "sha256": sha256_file(path) if path.is_file() else None}
+    if isinstance(executor, str):
+        executor = _make_executor(executor, workers, threads, device, len(plan.folds))
+    prepare = getattr(executor, "prepare", None)
+    if prepare is not None and plan.todo and not report_only:
+        prepare()  # connect and check the cluster up front: a bad address writes nothing
     locks = [] if report_only else lock_folds(plan)
     try:
-        return _run_locked(plan, src, command, device, workers, threads, save_models, report_only, plots,
-                           test_curve)  # fmt: skip
+        return _run_locked(plan, src, command, executor, save_models, report_only, plots, test_curve,
+                           progress)  # fmt: skip
     finally:
         for lock in locks:  # released here, not by garbage collection: a Ctrl-C's traceback
             lock.release()  # keeps this frame (and any lock it held) alive
 
 
-def _run_locked(plan, src, command, device, workers, threads, save_models, report_only, plots,
-                test_curve) -> RunOutcome:  # fmt: skip
+def _make_executor(spec: str, workers: int, threads: int, device: str, n_folds: int) -> Executor:
+    """The executor named by ``spec`` (``local`` or ``ray``)."""
+    if spec == "local":
+        from mertool.training.device import resolve_device
+
+        return LocalExecutor(resolve_device(device), workers, threads, n_folds)
+    if spec == "ray":
+        from mertool.folds.ray_executor import RayExecutor
+
+        return RayExecutor(threads=threads, device=device)
+    from mertool.errors import MertoolError
+
+    raise MertoolError(f"--executor {spec!r}: use local or ray")
+
+
+def _run_locked(plan, src, command, executor, save_models, report_only, plots, test_curve,
+                progress=True) -> RunOutcome:  # fmt: skip
     """The body of :func:`run_evaluation` once its folds are locked."""
     from mertool.console import info
     from mertool.folds.report import write_report
-    from mertool.training.device import resolve_device
 
     write_config(plan, src, command)
-    devices = resolve_device(device)
-    executor = LocalExecutor(devices, workers, threads, len(plan.folds))
-    n_workers, n_threads = executor.plan(len(plan.todo))
+    devices = list(getattr(executor, "devices", []))
+    plan_of = getattr(executor, "plan", None)
+    n_workers, n_threads = plan_of(len(plan.todo)) if plan_of else (0, 0)
     if plan.skipped:
         info(f"{len(plan.skipped)} fold(s) already finished, skipped (--resume)")
     interrupted = False
     view = FoldProgress(len(plan.todo), plan.cfg.fit.epochs)
+    if not progress:
+        view.progress.disable = True
     try:
         if not report_only and plan.todo:
             info(
