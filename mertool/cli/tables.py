@@ -24,6 +24,8 @@ Examples:
   mertool tables run table-004-3 --data CASME2=/data/CASME2 --data SAMM=/data/SAMM --data SMIC=/data/SMIC
   mertool tables run table-004-3 --smoke
   make table-004-3 CASME2=/data/CASME2 SAMM=/data/SAMM SMIC=/data/SMIC     (the same, resumable)
+  mertool tables run table-004-3 --data ... --executor ray --address auto --gpus-per-fold 0.25
+  make table-004-3 ... TABLES_EXECUTOR=ray RAY_ADDRESS=auto               (every row's folds at once)
 """
 
 app = typer.Typer(help=HELP, no_args_is_help=True, rich_markup_mode="rich")
@@ -93,6 +95,30 @@ def run(
     workers: int = typer.Option(
         0, "--workers", "-j", min=0, help="eval-loso fold processes in real runs (0: one per core)."
     ),
+    executor: str = typer.Option(
+        "local",
+        "--executor",
+        metavar="local|ray",
+        help="ray: every row's folds at once as Ray tasks (local instance, or --address; docs/cluster.md).",
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        envvar="RAY_ADDRESS",
+        metavar="ADDR",
+        help="Ray cluster for --executor ray: auto, HOST:PORT or ray://HOST:PORT (default: RAY_ADDRESS, "
+        "else a local instance).",
+    ),
+    cpus_per_fold: float = typer.Option(
+        1.0, "--cpus-per-fold", min=0.01, metavar="N", help="CPUs of one fold's Ray task."
+    ),
+    gpus_per_fold: float = typer.Option(
+        0.0,
+        "--gpus-per-fold",
+        min=0.0,
+        metavar="F",
+        help="GPUs of one fold's Ray task (fractions share a GPU).",
+    ),
 ) -> None:
     """Run table target(s): prepare inputs, one run per paper row, write DIR/TARGET.md and .csv
     (printed on stdout; progress on stderr)."""
@@ -112,6 +138,10 @@ def run(
         if root.strip():
             given[var] = Path(root.strip())
     names = [get_experiment(t).target for t in targets]  # unknown names fail before any work
+    executor = executor.strip().lower()
+    if executor not in ("local", "ray"):
+        raise MertoolError(f"--executor {executor!r}: use local or ray")
+    address = address or None
     ctx = call_by_name(Context, locals(), quiet=is_quiet(), data=given)
     for name in names:
         md, csv_path = run_target(name, ctx)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -118,11 +119,21 @@ def _eval_loso(inputs: list[str], kw: dict[str, Any], command: str) -> Any:
 
     (source,) = inputs
     cfg = _config(kw)
+    executor: Any = str(kw.get("executor", "local"))
+    if executor == "ray":
+        from mertool.folds.ray_executor import RayExecutor
+
+        executor = RayExecutor(
+            str(kw["address"]) if kw.get("address") else None, float(kw.get("cpus_per_fold", 1.0)),
+            float(kw.get("gpus_per_fold", 0.0)), int(kw.get("threads", 0)),
+            device=str(kw.get("device", "auto")),
+        )  # fmt: skip
     with prepared_samples(source, options.input_stage(cfg), dataset=kw.get("dataset"), command=command) as sf:
         outcome = run_evaluation(
             sf, cfg, kw["output"], resume=bool(kw.get("resume")), workers=int(kw.get("workers", 0)),
             threads=int(kw.get("threads", 0)), device=str(kw.get("device", "auto")),
-            plots=not kw.get("no_plots"), command=command,
+            plots=not kw.get("no_plots"), command=command, executor=executor,
+            progress=threading.current_thread() is threading.main_thread(),  # rows in threads: no live bars
         )  # fmt: skip
     if not is_quiet():
         err.print(console_table(outcome.summary))

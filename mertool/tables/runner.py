@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import shlex
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,10 @@ class Context:
     device: str = "auto"
     seed: int = 0
     workers: int = 0  # eval-loso --workers for real runs (0: its default, one per core)
+    executor: str = "local"  # eval-loso --executor: local, or ray (every row's folds in flight at once)
+    address: str | None = None  # eval-loso --address with ray (None: a local Ray instance)
+    cpus_per_fold: float = 1.0  # eval-loso --cpus-per-fold with ray
+    gpus_per_fold: float = 0.0  # eval-loso --gpus-per-fold with ray
     quiet: bool = False
     data: dict[str, Path] = field(default_factory=dict)  # Make variable -> root given
     commands: list[str] = field(default_factory=list)  # of the current target, in order
@@ -313,6 +318,10 @@ def _run_flags(ctx: Context) -> list[str]:
         flags += ["--workers", str(ctx.workers)]
     if ctx.device != "auto":
         flags += ["--device", ctx.device]
+    if ctx.executor == "ray":
+        flags += ["--executor", "ray"] + (["--address", ctx.address] if ctx.address else [])
+        flags += ["--cpus-per-fold", f"{ctx.cpus_per_fold:g}"] if ctx.cpus_per_fold != 1.0 else []
+        flags += ["--gpus-per-fold", f"{ctx.gpus_per_fold:g}"] if ctx.gpus_per_fold else []
     return flags
 
 
@@ -340,8 +349,11 @@ class RunResult:
     summary: dict[str, Any]
 
 
-def run_eval(ctx: Context, exp: X.Experiment, run: X.Run, roots: dict[str, Path]) -> RunResult:
-    """One eval-loso run (skipped when finished and resuming, or already run in this call)."""
+def eval_command(
+    ctx: Context, exp: X.Experiment, run: X.Run, roots: dict[str, Path]
+) -> tuple[Path, list[str], str]:
+    """The results directory, argument list and logged line of one eval-loso run (its input
+    prepared and its pre-training done first); runs nothing else."""
     path, key = prepare(ctx, run.input, roots)
     args = list(run.args)
     if run.pretrain:
@@ -351,7 +363,12 @@ def run_eval(ctx: Context, exp: X.Experiment, run: X.Run, roots: dict[str, Path]
     run_dir = ctx.runs / f"{run.input}-{digest(key, args, ctx.seed)}"
     argv = ["eval-loso", str(path), *args, "--seed", str(ctx.seed), *_run_flags(ctx)]
     argv += (["--resume"] if ctx.resume else []) + ["-o", str(run_dir)]
-    line = ctx.log(argv)
+    return run_dir, argv, ctx.log(argv)
+
+
+def run_eval(ctx: Context, exp: X.Experiment, run: X.Run, roots: dict[str, Path]) -> RunResult:
+    """One eval-loso run (skipped when finished and resuming, or already run in this call)."""
+    run_dir, argv, line = eval_command(ctx, exp, run, roots)
     if str(run_dir) in ctx.finished_runs:
         return ctx.finished_runs[str(run_dir)]
     summary = _read(run_dir / "summary.json")
@@ -488,6 +505,8 @@ def run_target(target: str, ctx: Context) -> tuple[Path, Path]:
     exp = get_experiment(target)
     ctx.commands = []
     roots = smoke_roots(ctx, exp) if ctx.smoke else real_roots(exp, ctx.data)
+    if ctx.executor == "ray":
+        run_evals_at_once(ctx, exp, roots)  # every row's folds in flight together; rows below re-use them
     outcomes: list[RowOutcome] = []
     for row in exp.rows:
         info(f"[bold]{exp.target}[/]: {row.name}")
@@ -653,6 +672,70 @@ def _provenance(
             rows.append([o.name, "cost", o.cost["_model"], "measured"])
     lines += markdown_table(["row", "run", "where", "status"], rows) if rows else []
     return Section("How these numbers were made", lines)
+
+
+def run_evals_at_once(ctx: Context, exp: X.Experiment, roots: dict[str, Path]) -> None:
+    """Every eval-loso run of ``exp`` at once on one Ray instance: each run is the same
+    ``run_command`` as in the row loop, in its own thread of this process, so all rows' folds
+    are Ray tasks at the same time (12 rows x 68 folds = 816 tasks, not 12 runs one after the
+    other). Each run writes its own results directory; the rows then find them finished
+    (``ctx.finished_runs``) and the report is written as usual. A failed run stops the target
+    only after the others finished; Ctrl-C cancels every row's tasks (finished folds stay)."""
+    from mertool.console import info
+    from mertool.folds import ray_executor
+
+    todo: dict[str, tuple[list[str], str]] = {}
+    for row in exp.rows:
+        for run in row.runs.values():
+            if run.kind == "detector":
+                continue
+            run_dir, argv, line = eval_command(ctx, exp, run, roots)
+            key = str(run_dir)
+            if key in ctx.finished_runs or key in todo:
+                continue
+            summary = _read(run_dir / "summary.json")
+            if ctx.resume and summary and summary.get("complete"):
+                continue
+            todo[key] = (argv, line)
+    if not todo:
+        return
+    executor = ray_executor.RayExecutor(
+        ctx.address, ctx.cpus_per_fold, ctx.gpus_per_fold, device=ctx.device
+    )  # checks the cluster once, up front, in this thread
+    info(f"[bold]{exp.target}[/]: {len(todo)} eval-loso run(s) at once on Ray ({executor.prepare()})")
+    errors: dict[str, BaseException] = {}
+
+    def work(key: str, argv: list[str], line: str) -> None:
+        try:
+            run_command(argv, line)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
+            errors[key] = exc
+
+    threads = [
+        threading.Thread(
+            target=work, args=(key, argv, line), name=f"mertool run {Path(key).name}", daemon=True
+        )
+        for key, (argv, line) in todo.items()
+    ]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.5)  # a timed join: Ctrl-C reaches this thread
+    except KeyboardInterrupt:
+        ray_executor.request_stop()  # every run cancels its tasks and writes its partial report
+        for t in threads:
+            t.join()
+        ray_executor.STOP.clear()
+        raise
+    for key, (_, line) in todo.items():
+        summary = _read(Path(key) / "summary.json")
+        if key not in errors and summary is not None:
+            ctx.finished_runs[key] = RunResult(Path(key), line, summary)
+    for key in todo:
+        if key in errors:
+            raise errors[key]
 
 
 def run_targets(targets: Sequence[str], ctx: Context) -> list[tuple[Path, Path]]:
