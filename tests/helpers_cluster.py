@@ -4,6 +4,7 @@ folder on the workers' PYTHONPATH): a fold job whose worker dies on purpose."""
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,14 +16,17 @@ from mertool.folds.ray_executor import RayExecutor
 class DyingJob(FoldJob):
     """A FoldJob whose worker process exits (``os._exit``, as a killed or out-of-memory worker
     does) when it starts fold ``crash``: on its first attempt only (a marker file remembers it),
-    or on every attempt with ``always``."""
+    or on every attempt with ``always``; with ``hang`` it sleeps that many seconds instead."""
 
     crash: str = ""
     marker_dir: str = ""
     always: bool = False
+    hang: float = 0.0
 
     def compute(self, fold, device, emit):
-        if fold.name == self.crash:
+        if fold.name == self.crash and self.hang:
+            time.sleep(self.hang)
+        elif fold.name == self.crash:
             marker = Path(self.marker_dir) / f"{fold.name.replace('/', '__')}.attempt"
             attempts = int(marker.read_text()) if marker.is_file() else 0
             marker.write_text(str(attempts + 1))
@@ -38,8 +42,11 @@ class DyingExecutor(RayExecutor):
     crash: str = ""
     marker_dir: str = ""
     always: bool = False
+    hang: float = 0.0
 
     def run(self, job, folds, emit, on_output):
         fields = {k: getattr(job, k) for k in FoldJob.__dataclass_fields__}
-        dying = DyingJob(**fields, crash=self.crash, marker_dir=self.marker_dir, always=self.always)
+        dying = DyingJob(
+            **fields, crash=self.crash, marker_dir=self.marker_dir, always=self.always, hang=self.hang
+        )
         return super().run(dying, folds, emit, on_output)

@@ -122,6 +122,39 @@ def test_a_fold_that_always_dies_is_named_and_the_others_are_pooled(ray_local, f
     assert "synth/s01" in (out / "report.md").read_text()
 
 
+def test_stopping_cancels_the_tasks_and_keeps_finished_folds(ray_local, flow_file, tmp_path):
+    """Ctrl-C in the driver (here: request_stop, what the table runner's main thread sends every
+    row on Ctrl-C) cancels the fold still running and keeps the finished ones for --resume."""
+    import threading
+    import time
+
+    from helpers_cluster import DyingExecutor
+
+    from mertool.folds import ray_executor
+
+    out = tmp_path / "r"
+    executor = DyingExecutor(crash="synth/s03", marker_dir=str(tmp_path), hang=120.0)
+
+    def stop_when_two_are_done():
+        while len(list(out.glob(f"folds/*/{PREDICTIONS}"))) < 2:
+            time.sleep(0.2)
+        ray_executor.request_stop()
+
+    threading.Thread(target=stop_when_two_are_done, daemon=True).start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt) as stop:
+            run_evaluation(flow_file, _cfg(epochs=1), out, plots=False, executor=executor)
+    finally:
+        ray_executor.STOP.clear()
+    assert time.perf_counter() - t0 < 60  # the hanging fold was cancelled, not waited for
+    outcome = stop.value.args[0]
+    assert outcome.interrupted and sorted(outcome.ran) == ["synth/s01", "synth/s02"]
+    assert outcome.summary["folds_missing"] == ["synth/s03"]
+    resumed = run_evaluation(flow_file, _cfg(epochs=1), out, resume=True, plots=False, executor="ray")
+    assert resumed.ran == ["synth/s03"] and resumed.summary["complete"]
+
+
 # ------------------------------------------------------------------------------------------------
 # bad input, refused before anything is written
 
