@@ -127,6 +127,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=32, help="input size of (a) and (b)")
     ap.add_argument("--nodes", type=int, default=3, help="worker nodes of the simulated cluster (b)")
     ap.add_argument("--noop", type=int, default=200, help="folds of (c)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each executor in (a), alternated")
     ap.add_argument(
         "--gpu-fold-seconds",
         type=float,
@@ -163,17 +164,27 @@ def main() -> None:
 
         # (a) local executor vs a local Ray instance ---------------------------------------------
         t0 = time.perf_counter()
-        local = run_evaluation(flow, cfg, work / "local", plots=False)
-        t_local = time.perf_counter() - t0
-        t0 = time.perf_counter()
         ray.init(num_cpus=cores, include_dashboard=False, logging_level="WARNING")
         t_init = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        on_ray = run_evaluation(flow, cfg, work / "ray", plots=False, executor="ray")
-        t_ray = time.perf_counter() - t0
+        times: dict[str, list[float]] = {"local": [], "ray": []}
+        summaries: dict[str, dict] = {}
+        for r in range(args.repeat):  # alternated, so a machine shared with other work hits both alike
+            for name in ("local", "ray"):
+                t0 = time.perf_counter()
+                o = run_evaluation(flow, cfg, work / f"{name}-{r}", plots=False, executor=name)
+                times[name].append(time.perf_counter() - t0)
+                summaries[name] = o.summary
+                if name == "ray":
+                    on_ray = o
+                else:
+                    local = o
+        t_local, t_ray = float(np.median(times["local"])), float(np.median(times["ray"]))
         fold_s = [f["seconds"] for f in local.summary["per_fold"]]
         res["a"] = {
             "folds": args.folds,
+            "repeats": args.repeat,
+            "local_runs_s": times["local"],
+            "ray_runs_s": times["ray"],
             "model": f"{args.arch} at {args.size}x{args.size}, {args.epochs} epochs",
             "local_s": t_local,
             "ray_s": t_ray,
@@ -319,11 +330,17 @@ def report(res: dict, args) -> str:
         "",
         f"{a['model']}; mean fold {a['mean_fold_s']:.1f} s.",
         "",
-        "| executor | wall s |",
-        "|---|---:|",
-        f"| local (one single-thread process per core) | {a['local_s']:.1f} |",
-        f"| ray, local instance (already started) | {a['ray_s']:.1f} |",
-        f"| starting the Ray instance (once per process) | {a['ray_init_s']:.1f} |",
+        f"Median of {a['repeats']} runs each, alternated (local, ray, local, ray, ...).",
+        "",
+        "| executor | wall s (median) | runs |",
+        "|---|---:|---|",
+        f"| local (one single-thread process per core) | {a['local_s']:.1f} | "
+        + ", ".join(f"{x:.1f}" for x in a["local_runs_s"])
+        + " |",
+        f"| ray, local instance (already started) | {a['ray_s']:.1f} | "
+        + ", ".join(f"{x:.1f}" for x in a["ray_runs_s"])
+        + " |",
+        f"| starting the Ray instance (once per process) | {a['ray_init_s']:.1f} | |",
         "",
         f"Ratio ray / local: **{a['ratio']:.3f}x** (goal <= 1.15x); counting the instance's start: "
         f"{a['ratio_with_init']:.3f}x. summary.json equal: {a['same_summary']}.",
