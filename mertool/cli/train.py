@@ -31,6 +31,11 @@ Examples:
   mertool train flow.h5 --preset dfr-net-004 -o dfr.pt
   mertool train apex.h5 --arch se-resnext50 --focal -o se.pt
   mertool train --preset abn-001 --help
+  mertool train faces.h5 --arch se-resnet50 --devices cuda:0,cuda:1 -o se.pt
+
+--devices cuda:0,cuda:1 (or cpu,cpu) trains one model with one process per listed device through
+DistributedDataParallel, launched by mertool itself; --batch-size stays the global batch, split
+across the processes (docs/training.md, "Several GPUs").
 """
 
 
@@ -42,6 +47,14 @@ def train(
         help="Sample file (flow or crop-rois stage), earlier-stage file, or dataset root.",
     ),
     output: str = typer.Option(..., "--output", "-o", metavar="MODEL", help="Model file to write (.pt)."),
+    devices: str | None = typer.Option(
+        None,
+        "--devices",
+        metavar="LIST",
+        help="One training process per listed device, DistributedDataParallel: cuda:0,cuda:1 (NCCL) "
+        "or cpu,cpu (gloo); --batch-size is split across them. Overrides --device.",
+        rich_help_panel="Run",
+    ),
     training: dict[str, Any] | None = None,
 ) -> None:
     import torch
@@ -50,13 +63,19 @@ def train(
     from mertool.store.provenance import command_line
     from mertool.training import options
     from mertool.training.device import resolve_device
+    from mertool.training.distributed import describe, parse_devices, train_distributed
     from mertool.training.prepare import prepared_samples
     from mertool.training.trainer import load_samples, train_file
 
     command = command_line(sys.argv)
     t = training or {}
     cfg = options.run_config(t)
-    dev = resolve_device(t["device"].value)[0]
+    devs = None
+    if devices:
+        devs = parse_devices(devices)
+    dev = devs[0] if devs else resolve_device(t["device"].value)[0]
+    if devs and len(devs) == 1:
+        devs = None  # one device: plain training on it
     if t["threads"]:
         torch.set_num_threads(t["threads"])
     with prepared_samples(input, options.input_stage(cfg), dataset=t["dataset"], command=command) as sf:
@@ -68,7 +87,8 @@ def train(
         )
     info(
         f"training {cfg.arch} on {len(table)} samples, {len(set(table.subjects))} subjects, classes "
-        f"{', '.join(table.classes)} ({table.label_map}); {dev}, {torch.get_num_threads()} thread(s)"
+        f"{', '.join(table.classes)} ({table.label_map}); "
+        + (describe(devs) if devs else f"{dev}, {torch.get_num_threads()} thread(s)")
     )
     with make_progress() as progress:
         task = progress.add_task("epochs", total=cfg.fit.epochs, status="")
@@ -82,7 +102,12 @@ def train(
                 status += f"  val loss {rec['val_loss']:.3f} UF1 {rec['val_uf1']:.3f}"
             progress.update(task, completed=rec["epoch"], status=status)
 
-        trained, _ = train_file(None, cfg, output, dev, on_epoch, on_batch, table=table, command=command)
+        if devs:
+            trained = train_distributed(
+                devs, cfg, output, table, on_epoch, on_batch, command=command, threads=t["threads"]
+            )
+        else:
+            trained, _ = train_file(None, cfg, output, dev, on_epoch, on_batch, table=table, command=command)
     r = trained.result
     kept = f"epoch {r.best_epoch} of {len(r.history)}" + (" (early stop)" if r.stopped_early else "")
     info(

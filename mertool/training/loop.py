@@ -17,6 +17,14 @@ Determinism: with a fixed ``seed`` on CPU the same data give the same weights an
 torch's generator seeds the model init (by the caller), the shuffling (a seeded
 ``DataLoader`` sampler) and augmentation (a separate seeded generator); ``num_workers=0``; torch's
 deterministic algorithms are switched on for the duration of :func:`fit`.
+
+Several devices (``mertool train --devices``): :func:`fit` runs in every process of a
+DistributedDataParallel training with ``ddp`` (a :class:`mertool.training.distributed.Shard`).
+Every process walks the same global batches (same seeded shuffle); each trains on its own
+contiguous part of each batch, with its loss weighted by its share so that DDP's gradient average
+is the gradient of the global batch. Validation, BatchNorm recalibration and model selection run
+on every process over the whole set, unsynchronised, and rank 0's score decides (so all processes
+stop and keep the same epoch). See :mod:`mertool.training.distributed`.
 """
 
 from __future__ import annotations
@@ -136,6 +144,16 @@ def batches(dataset, batch_size: int, shuffle: bool, generator=None):
     )
 
 
+def train_batches(train_set, batch_size: int, generator, ddp=None):
+    """``(inputs, labels, rows, n)`` of every shuffled training batch: the whole batch of ``n``
+    samples, or with ``ddp`` this process's part of the same global batch of ``n``."""
+    if ddp is not None:
+        yield from ddp.batches(train_set, batch_size, generator)
+        return
+    for x, y, rows in batches(train_set, batch_size, True, generator):
+        yield x, y, rows, len(y)
+
+
 def evaluate(model, dataset, batch_size: int, device, criterion=None) -> dict[str, Any]:
     """Predict a whole set: ``{"probs": (N, K), "rows": (N,), "labels": (N,), "loss": float|None}``."""
     import torch
@@ -214,8 +232,10 @@ def fit(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_batch: Callable[[int, int, float], None] | None = None,
     after_epoch: Callable[[Any, int], None] | None = None,
+    ddp: Any = None,
 ) -> FitResult:
-    """Train ``model`` in place; see the module docstring. ``val_set`` may be None.
+    """Train ``model`` in place; see the module docstring. ``val_set`` may be None; ``ddp``: this
+    process's part of a distributed training (None: train alone).
 
     ``after_epoch(model, epoch)`` is called after each epoch's update, before model selection;
     it may only look (``eval-loso --selection-bias`` records test predictions there, which never
@@ -239,6 +259,14 @@ def fit(
         params = list(model.parameters())
         if isinstance(criterion, torch.nn.Module):
             params += [p for p in criterion.parameters() if p.requires_grad]
+        if ddp is not None and len(params) > len(list(model.parameters())):
+            raise MertoolError(
+                f"loss {cfg.loss!r} has trainable parameters of its own, which --devices cannot share",
+                hint="train it on one device (drop --devices)",
+            )
+        # the training forward pass: the DDP-wrapped model when distributed, the model itself otherwise
+        forward = model if ddp is None else ddp.forward
+        world = 1 if ddp is None else ddp.world
         optimizer = make_optimizer(params, cfg)
         scheduler = make_scheduler(optimizer, cfg)
         shuffle_gen = torch.Generator().manual_seed(int(seed))
@@ -261,26 +289,34 @@ def fit(
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
             model.train()
+            if ddp is not None:
+                ddp.train()
             total, seen, correct = 0.0, 0, 0
-            for b, (x, y, _rows) in enumerate(batches(train_set, cfg.batch_size, True, shuffle_gen)):
-                if len(y) < 2 and len(train_set) > 1:
+            for b, (x, y, _rows, n) in enumerate(train_batches(train_set, cfg.batch_size, shuffle_gen, ddp)):
+                # n: the global batch (y is this process's part of it when distributed)
+                if (n < 2 and len(train_set) > 1) or n < world:
                     continue  # a batch of one breaks batch norm; its sample comes back next epoch
                 x, y = _to(x, dev), y.to(dev)
                 optimizer.zero_grad(set_to_none=True)
-                out = model(x, y)
+                out = forward(x, y)
                 loss = output_loss(out, y, criterion)
                 if not torch.isfinite(loss):
                     raise MertoolError(
                         f"training diverged at epoch {epoch} (loss {loss.item()})",
                         hint="lower --lr, or check the inputs for NaN (mertool inspect)",
                     )
-                loss.backward()
+                # distributed: DDP averages the processes' gradients, so weighting each part's mean
+                # loss by (its size * world / global size) makes that average the global batch's
+                (loss if ddp is None else loss * (len(y) * world / n)).backward()
                 optimizer.step()
                 total += float(loss.item()) * len(y)
                 seen += len(y)
                 correct += int((out["logits"].argmax(1) == y).sum().item())
                 if on_batch is not None:
                     on_batch(b + 1, n_batches, total / max(seen, 1))
+            if ddp is not None:  # the epoch's numbers over the global batches, as one process counts them
+                total, seen, correct = ddp.sum([total, seen, correct])
+                seen, correct = int(seen), int(correct)
             lr = optimizer.param_groups[0]["lr"]
             if scheduler is not None:
                 scheduler.step()
@@ -299,6 +335,8 @@ def fit(
                 m = compute_metrics(ev["labels"], pred, num_classes)
                 record.update(val_loss=ev["loss"], val_uf1=m["uf1"], val_acc=m["accuracy"])
                 score = ev["loss"] if cfg.monitor == "val_loss" else -(m["uf1"] or 0.0)
+                if ddp is not None:
+                    score = ddp.agree(score)  # rank 0's: every process keeps the same epoch
                 if score < best_score:
                     best_score, best_epoch, bad_epochs = score, epoch, 0
                     best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})

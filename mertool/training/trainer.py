@@ -79,11 +79,14 @@ def train_on_rows(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     on_batch: Callable[[int, int, float], None] | None = None,
     after_epoch: Callable[[Any, int, Normalizer], None] | None = None,
+    ddp: Any = None,
 ) -> Trained:
     """Train ``cfg.arch`` on ``rows`` of ``table`` (see module docstring).
 
     ``after_epoch(model, epoch, normalizer)``, if given, is called after every epoch with the
-    fold's normaliser (so an observer can feed other rows exactly as the final test will)."""
+    fold's normaliser (so an observer can feed other rows exactly as the final test will).
+    ``ddp``: this process's :class:`mertool.training.distributed.Shard` of a training on several
+    devices (the model is built from the seed here, in every process, before DDP wraps it)."""
     import torch
 
     from mertool.evaluation.protocols import validation_split
@@ -93,6 +96,13 @@ def train_on_rows(
     torch.manual_seed(int(seed))
     model = build_model(cfg.arch, num_classes=len(table.classes), **cfg.options)
     if hasattr(model, "fit_arrays"):
+        if ddp is not None:
+            from mertool.errors import MertoolError
+
+            raise MertoolError(
+                f"{cfg.arch} is fitted in closed form in one process: --devices does not apply",
+                hint="drop --devices",
+            )
         return fit_closed_form(model, table, rows, cfg, seed, on_epoch)
     train_rows, val_rows, val_groups = validation_split(rows, groups, cfg.val_subjects, seed)
     normalizer = Normalizer.fit(table, train_rows, cfg.norm)
@@ -125,6 +135,7 @@ def train_on_rows(
         on_epoch,
         on_batch,
         None if after_epoch is None else (lambda m, epoch: after_epoch(m, epoch, normalizer)),
+        ddp=None if ddp is None else ddp.setup(model, seed),
     )
     return Trained(model, result, normalizer, train_rows, val_rows, val_groups)
 
@@ -226,10 +237,12 @@ def train_file(
     on_batch: Callable[[int, int, float], None] | None = None,
     table: SampleTable | None = None,
     command: str | None = None,
+    ddp: Any = None,
 ) -> tuple[Trained, SampleTable]:
     """``mertool train``: one model on every usable sample of ``source`` (less the validation
     subjects when ``cfg.val_subjects`` > 0), saved to ``output`` with ``command`` (the command
-    line, recorded in the model file)."""
+    line, recorded in the model file). ``ddp``: one process of a training on several devices
+    (:mod:`mertool.training.distributed`; ``output`` None in all processes but rank 0's)."""
     from mertool.evaluation.protocols import sample_groups
     from mertool.training.checkpoint import save_model
     from mertool.training.data import load_table
@@ -241,10 +254,13 @@ def train_file(
             source, inputs, size, cfg.label_map, channels=cfg.channels, three_frames=three_frames(cfg)
         )
     groups = sample_groups(table.datasets, table.subjects, table.ids)
-    trained = train_on_rows(table, np.arange(len(table)), groups, cfg, cfg.seed, device, on_epoch, on_batch)
-    save_model(
-        output,
-        trained.model,
-        model_meta(table, cfg, trained, inputs, size, three_frames(cfg), cfg.seed, command=command),
+    trained = train_on_rows(
+        table, np.arange(len(table)), groups, cfg, cfg.seed, device, on_epoch, on_batch, ddp=ddp
     )
+    if output is not None:
+        save_model(
+            output,
+            trained.model,
+            model_meta(table, cfg, trained, inputs, size, three_frames(cfg), cfg.seed, command=command),
+        )
     return trained, table
