@@ -52,6 +52,7 @@ _add(
         values={
             "arch": "dfr-net",
             "options": {"temporal": "gate", "dropout": 0.0},
+            "input_size": 56,
             "loss": "ce",
             "optimizer": "adam",
             "lr": 1e-5,
@@ -70,6 +71,7 @@ _add(
         sources={
             "arch": "004 section 3 (the paper's best row: T+S+D, 3 stages, CA+SA)",
             "options": "004 eq. 10: the flow only weights channels (temporal=gate); 004 names no dropout",
+            "input_size": "56 x 56: the size at which the model matches 004 Tables 7 and 9 (docs/models.md)",
             "weight_decay": "004 section 4.2 names none",
             "loss": "004 section 4.2: cross-entropy",
             "optimizer": "004 section 4.2: Adam",
