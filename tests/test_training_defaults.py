@@ -104,3 +104,11 @@ def test_a_preset_model_options_stay_with_its_own_architecture():
     cfg = resolve_config("dfr-net-004", {"arch": "off-apexnet"})
     assert cfg.arch == "off-apexnet" and cfg.options == {} and cfg.fit.lr == 1e-5
     assert resolve_config("dfr-net-004", {"arch": "dfr-net"}).options == {"temporal": "gate", "dropout": 0.0}
+
+
+def test_dfr_net_trains_at_20_px_by_default_and_its_preset_at_the_papers_56():
+    assert resolve_config(None, {"arch": "dfr-net"}).input_size == 20
+    assert resolve_config("dfr-net-004", {}).input_size == 56
+    assert resolve_config("dfr-net-004", {"input_size": 32}).input_size == 32  # a flag wins
+    # the preset's input size is DFR-Net's: a baseline run with its recipe keeps its own size
+    assert resolve_config("dfr-net-004", {"arch": "off-apexnet"}).input_size is None

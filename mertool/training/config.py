@@ -102,11 +102,12 @@ def resolve_config(preset: str | None, flags: dict[str, Any], seed: int = 0) -> 
     if preset:
         p = get_preset(preset)
         for k, v in p.settings().items():
-            if k == "options":
-                # a preset's model options belong to its own architecture: with another --arch
-                # (a table row running the preset's recipe on a baseline) they do not apply
+            if k in ("options", "input_size"):
+                # a preset's model options and input size belong to its own architecture: with
+                # another --arch (a table row running the preset's recipe on a baseline) they do
+                # not apply, and that architecture keeps its own
                 if arch == p.values.get("arch"):
-                    values["options"] = dict(v)
+                    values[k] = dict(v) if k == "options" else v
             else:
                 values[k] = v
     for k, v in flags.items():
