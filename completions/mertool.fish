@@ -496,10 +496,10 @@ complete -c mertool -n '__mertool_at \'mertool tables run\'' -l resume -d 'Re-us
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l device -x -d 'auto, cpu, cuda (eval-loso and the detector).'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l seed -x -d 'Seed of every run (recorded in the report).'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l workers -s j -x -d 'eval-loso fold processes in real runs (0: one per core).'
-complete -c mertool -n '__mertool_at \'mertool tables run\'' -l executor -x -d 'ray: every row\'s folds at once as Ray tasks (local instance, or --address; do...'
-complete -c mertool -n '__mertool_at \'mertool tables run\'' -l address -x -d 'Ray cluster for --executor ray: auto, HOST:PORT or ray://HOST:PORT (default:...'
+complete -c mertool -n '__mertool_at \'mertool tables run\'' -l executor -x -d 'Where folds run: local (processes on this machine) or ray (one Ray task per f...'
+complete -c mertool -n '__mertool_at \'mertool tables run\'' -l address -x -d 'Ray cluster to join with --executor ray: auto, HOST:PORT or ray://HOST:PORT (...'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l cpus-per-fold -x -d 'CPUs of one fold\'s Ray task.'
-complete -c mertool -n '__mertool_at \'mertool tables run\'' -l gpus-per-fold -x -d 'GPUs of one fold\'s Ray task (fractions share a GPU).'
+complete -c mertool -n '__mertool_at \'mertool tables run\'' -l gpus-per-fold -x -d 'GPUs of one fold\'s Ray task; fractions share a GPU (0.25: four folds per GPU).'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool tables run\'' -F
 

@@ -66,6 +66,37 @@ JSON = typer.Option(False, "--json", help="Print a JSON object on stdout instead
 SEED = typer.Option(0, "--seed", help="Random seed (recorded in the output; same seed, same result).")
 
 
+#: Where folds run (eval-loso, tables run): the local executor or Ray tasks (docs/cluster.md).
+EXECUTOR = typer.Option(
+    "local",
+    "--executor",
+    metavar="local|ray",
+    help="Where folds run: local (processes on this machine) or ray (one Ray task per fold, every fold "
+    "at once, on a local Ray instance or, with --address, a cluster; docs/cluster.md).",
+    rich_help_panel="Run",
+)
+ADDRESS = typer.Option(
+    None,
+    "--address",
+    envvar="RAY_ADDRESS",
+    metavar="ADDR",
+    help="Ray cluster to join with --executor ray: auto, HOST:PORT or ray://HOST:PORT (default: "
+    "RAY_ADDRESS, else a new local instance).",
+    rich_help_panel="Run",
+)
+CPUS_PER_FOLD = typer.Option(
+    1.0, "--cpus-per-fold", min=0.01, metavar="N", help="CPUs of one fold's Ray task.", rich_help_panel="Run"
+)
+GPUS_PER_FOLD = typer.Option(
+    0.0,
+    "--gpus-per-fold",
+    min=0.0,
+    metavar="F",
+    help="GPUs of one fold's Ray task; fractions share a GPU (0.25: four folds per GPU).",
+    rich_help_panel="Run",
+)
+
+
 def choices(name: str, values: tuple[str, ...]) -> Any:
     """A str Enum of ``values`` for a typer option with fixed choices (member ``dc_rois`` for value
     ``dc-rois``; a Python keyword gets ``_``)."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from mertool.cli import common as C
 from mertool.cli.common import help_text
 from mertool.cli.training_options import P_RUN, P_TRAIN, PresetHelpCommand, with_shared_options
 
@@ -106,39 +107,10 @@ def eval_loso(
         "any choice) and report what picking the best epoch on the test fold would have claimed.",
         rich_help_panel=P_RUN,
     ),
-    executor: str = typer.Option(
-        "local",
-        "--executor",
-        metavar="local|ray",
-        help="Where folds run: local (processes on this machine) or ray (one Ray task per fold on a local "
-        "Ray instance or, with --address, a cluster; docs/cluster.md).",
-        rich_help_panel=P_RUN,
-    ),
-    address: str | None = typer.Option(
-        None,
-        "--address",
-        envvar="RAY_ADDRESS",
-        metavar="ADDR",
-        help="Ray cluster to join with --executor ray: auto, HOST:PORT or ray://HOST:PORT (default: "
-        "RAY_ADDRESS, else a new local instance).",
-        rich_help_panel=P_RUN,
-    ),
-    cpus_per_fold: float = typer.Option(
-        1.0,
-        "--cpus-per-fold",
-        min=0.01,
-        metavar="N",
-        help="CPUs of one fold's Ray task.",
-        rich_help_panel=P_RUN,
-    ),
-    gpus_per_fold: float = typer.Option(
-        0.0,
-        "--gpus-per-fold",
-        min=0.0,
-        metavar="F",
-        help="GPUs of one fold's Ray task; fractions share a GPU (0.25: four folds per GPU).",
-        rich_help_panel=P_RUN,
-    ),
+    executor: str = C.EXECUTOR,
+    address: str | None = C.ADDRESS,
+    cpus_per_fold: float = C.CPUS_PER_FOLD,
+    gpus_per_fold: float = C.GPUS_PER_FOLD,
     training: dict[str, Any] | None = None,
 ) -> None:
     from rich.markup import escape

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from mertool.cli import common as C
 from mertool.cli.common import JSON
 
 HELP = """\
@@ -95,30 +96,10 @@ def run(
     workers: int = typer.Option(
         0, "--workers", "-j", min=0, help="eval-loso fold processes in real runs (0: one per core)."
     ),
-    executor: str = typer.Option(
-        "local",
-        "--executor",
-        metavar="local|ray",
-        help="ray: every row's folds at once as Ray tasks (local instance, or --address; docs/cluster.md).",
-    ),
-    address: str | None = typer.Option(
-        None,
-        "--address",
-        envvar="RAY_ADDRESS",
-        metavar="ADDR",
-        help="Ray cluster for --executor ray: auto, HOST:PORT or ray://HOST:PORT (default: RAY_ADDRESS, "
-        "else a local instance).",
-    ),
-    cpus_per_fold: float = typer.Option(
-        1.0, "--cpus-per-fold", min=0.01, metavar="N", help="CPUs of one fold's Ray task."
-    ),
-    gpus_per_fold: float = typer.Option(
-        0.0,
-        "--gpus-per-fold",
-        min=0.0,
-        metavar="F",
-        help="GPUs of one fold's Ray task (fractions share a GPU).",
-    ),
+    executor: str = C.EXECUTOR,
+    address: str | None = C.ADDRESS,
+    cpus_per_fold: float = C.CPUS_PER_FOLD,
+    gpus_per_fold: float = C.GPUS_PER_FOLD,
 ) -> None:
     """Run table target(s): prepare inputs, one run per paper row, write DIR/TARGET.md and .csv
     (printed on stdout; progress on stderr)."""
