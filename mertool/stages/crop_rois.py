@@ -319,15 +319,8 @@ def run(
                 f"{src.name} has no faces yet (stages done: {', '.join(src.stages_done)})",
                 hint="run mertool detect-faces first, or give crop-rois the dataset root",
             )
-        with open_output(
-            output,
-            S.STAGE_ROIS,
-            params=params,
-            source=src,
-            resume=resume,
-            retry_failed=retry_failed,
-            command=command,
-        ) as writer:
+        run_flags = {"resume": resume, "retry_failed": retry_failed, "command": command}
+        with open_output(output, S.STAGE_ROIS, params=params, source=src, **run_flags) as writer:
 
             def prepare(rec: Any) -> dict[str, Any]:
                 """What one sample is cut from (read here; the cutting is :func:`crop_sample`)."""

@@ -213,18 +213,11 @@ def run(
             inputs += [input_record(p, kind="weights") for p in weights_s.split(",") if p.strip()]
         if limit:
             jobs = jobs[:limit]
-        writer = stack.enter_context(
-            open_output(
-                output,
-                S.STAGE_FACES,
-                params=params,
-                source=src,
-                inputs=inputs,
-                resume=resume,
-                retry_failed=retry_failed,
-                command=command,
-            )
+        run_flags = {"resume": resume, "retry_failed": retry_failed, "command": command}
+        output_file = open_output(
+            output, S.STAGE_FACES, params=params, source=src, inputs=inputs, **run_flags
         )
+        writer = stack.enter_context(output_file)
         by_id = {job.clip.sample_id: job for job in jobs}
         stage_attrs = {S.A_FACE_SIZE: options.size, S.A_COLOR: options.color, S.A_DETECTOR: options.detector}
 

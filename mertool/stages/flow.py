@@ -257,15 +257,8 @@ def process(
         )
     params = {**options.record(), "on_error": on_error, **(command_params or {})}
     report = FlowReport()
-    with open_output(
-        output,
-        S.STAGE_FLOW,
-        params=params,
-        source=sf,
-        resume=resume,
-        retry_failed=retry_failed,
-        command=command,
-    ) as writer:
+    run_flags = {"resume": resume, "retry_failed": retry_failed, "command": command}
+    with open_output(output, S.STAGE_FLOW, params=params, source=sf, **run_flags) as writer:
         held: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # dataset normalisation
 
         def prepare(rec: SampleRecord) -> tuple[str, Pair, FlowOptions]:

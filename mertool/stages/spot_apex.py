@@ -160,16 +160,8 @@ def process(
         **(command_params or {}),
     }
     report = SpotReport(method, fallback, tuple(compare))
-    with open_writer(
-        output,
-        S.STAGE_APEX,
-        write,
-        params=params,
-        source=sf,
-        resume=resume,
-        retry_failed=retry_failed,
-        command=command,
-    ) as writer:
+    run_flags = {"resume": resume, "retry_failed": retry_failed, "command": command}
+    with open_writer(output, S.STAGE_APEX, write, params=params, source=sf, **run_flags) as writer:
 
         def prepare(rec: SampleRecord) -> SpotTask:
             return SpotTask(clip_from_record(rec), method, fallback, tuple(compare), options)
