@@ -11,15 +11,16 @@ from mertool.cli import common as C
 CutFrom = C.choices("CutFrom", ("auto", "source", "frames"))
 
 
+_REGIONS_HELP = (
+    "Comma-separated region sets: face, rois15 (paper 001), au5 (paper 002), dc3 (paper 004), or all."
+)
+_FRAMES_HELP = "Frames to cut: onset, middle, apex, offset (apex: spotted by spot-apex, else the label)."
+
+
 def crop_rois(
     input: str = C.INPUT,
     output: str = C.OUTPUT,
-    regions: str = typer.Option(
-        "all",
-        "--regions",
-        metavar="SETS",
-        help="Comma-separated region sets: face, rois15 (paper 001), au5 (paper 002), dc3 (paper 004), or all.",
-    ),
+    regions: str = typer.Option("all", "--regions", metavar="SETS", help=_REGIONS_HELP),
     size: int = typer.Option(
         None,
         "--size",
@@ -28,12 +29,7 @@ def crop_rois(
         show_default=False,
     ),
     roi_size: int = typer.Option(64, "--roi-size", min=8, help="Side of each region crop."),
-    frames: str = typer.Option(
-        "onset,middle,apex",
-        "--frames",
-        metavar="ROLES",
-        help="Frames to cut: onset, middle, apex, offset (apex: spotted by spot-apex, else the label).",
-    ),
+    frames: str = typer.Option("onset,middle,apex", "--frames", metavar="ROLES", help=_FRAMES_HELP),
     keep_frames: bool = typer.Option(
         False,
         "--keep-frames",

@@ -9,7 +9,7 @@ import typer
 
 from mertool.cli import common as C
 from mertool.cli.common import help_text
-from mertool.cli.training_options import P_RUN, P_TRAIN, PresetHelpCommand, with_shared_options
+from mertool.cli.training_options import P_RUN, P_TRAIN, SAMPLES, PresetHelpCommand, _opt, with_shared_options
 
 HELP = """\
 Evaluate an architecture fold by fold and report pooled UF1, UAR, accuracy, per-class
@@ -45,29 +45,15 @@ subjects ("ci"). A user model runs by the same rules: --arch path/to/model.py:Cl
 
 @with_shared_options
 def eval_loso(
-    input: str = typer.Argument(
-        ...,
-        metavar="INPUT",
-        help="Sample file (flow or crop-rois stage), earlier-stage file, or dataset root.",
-    ),
+    input: str = SAMPLES,
     output: str = typer.Option(..., "--output", "-o", metavar="RESULTS_DIR", help="Results directory."),
     protocol: str | None = typer.Option(
         None, "--protocol", help="loso (default), kfold:K, composite or split.", rich_help_panel=P_TRAIN
     ),
-    folds: str | None = typer.Option(
-        None,
-        "--folds",
-        metavar="FOLD,...",
-        help="Run only these folds (subject, dataset/subject or foldN).",
-        rich_help_panel=P_RUN,
+    folds: str | None = _opt(
+        "--folds", "Run only these folds (subject, dataset/subject or foldN).", P_RUN, metavar="FOLD,..."
     ),
-    shard: str | None = typer.Option(
-        None,
-        "--shard",
-        metavar="I/N",
-        help="Run shard I of N (folds dealt round-robin).",
-        rich_help_panel=P_RUN,
-    ),
+    shard: str | None = _opt("--shard", "Run shard I of N (folds dealt round-robin).", P_RUN, metavar="I/N"),
     resume: bool = typer.Option(
         False, "--resume", help="Skip folds already finished in RESULTS_DIR.", rich_help_panel=P_RUN
     ),

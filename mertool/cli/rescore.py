@@ -43,6 +43,7 @@ def rescore(
     from mertool.console import info, out
     from mertool.evaluation.rescore import read_predictions_csv
     from mertool.evaluation.rescore import rescore as score
+    from mertool.folds.report import metric_cells
     from mertool.store.json_files import write_json_atomic
 
     order = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
@@ -68,15 +69,8 @@ def rescore(
     if len(res["per_dataset"]) > 1:
         for ds, m in res["per_dataset"].items():
             t.add_row(ds, f(m["uf1"]), f(m["uar"]), f(m["accuracy"]), str(m["n"]))
-    pm = res["per_fold_mean"]
-    t.add_row(
-        "per-fold mean",
-        f(pm["uf1"]["mean"]),
-        f(pm["uar"]["mean"]),
-        f(pm["accuracy"]["mean"]),
-        "",
-        style="dim",
-    )
+    means = {k: v["mean"] for k, v in res["per_fold_mean"].items()}
+    t.add_row("per-fold mean", *metric_cells(means, f), "", style="dim")
     out.print(t)
     info(f"classes: {', '.join(res['classes'])}; folds from the {res['folds_from']}")
 

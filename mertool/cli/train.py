@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from mertool.cli.common import help_text
-from mertool.cli.training_options import PresetHelpCommand, with_shared_options
+from mertool.cli.training_options import SAMPLES, PresetHelpCommand, with_shared_options
 
 # ------------------------------------------------------------------------------------------------
 # the command
@@ -41,11 +41,7 @@ across the processes (docs/training.md, "Several GPUs").
 
 @with_shared_options
 def train(
-    input: str = typer.Argument(
-        ...,
-        metavar="INPUT",
-        help="Sample file (flow or crop-rois stage), earlier-stage file, or dataset root.",
-    ),
+    input: str = SAMPLES,
     output: str = typer.Option(..., "--output", "-o", metavar="MODEL", help="Model file to write (.pt)."),
     devices: str | None = typer.Option(
         None,

@@ -89,6 +89,11 @@ def _opt(flags: str, help: str, panel: str, default: Any = None, **kw: Any) -> A
     return typer.Option(default, *flags.split(), help=help, rich_help_panel=panel, **kw)
 
 
+#: INPUT of train and eval-loso
+SAMPLES = typer.Argument(
+    ..., metavar="INPUT", help="Sample file (flow or crop-rois stage), earlier-stage file, or dataset root."
+)
+
 #: (parameter name, type, typer option) of every option train and eval-loso share, in --help order
 # fmt: off
 SHARED: tuple[tuple[str, Any, Any], ...] = (

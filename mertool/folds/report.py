@@ -309,6 +309,12 @@ def selection_bias_lines(sb: dict[str, Any]) -> list[str]:
     ]
 
 
+def metric_cells(m: dict[str, Any], fmt: Any) -> list[str]:
+    """UF1, UAR and accuracy of a metrics record, formatted: the first columns of every row of the
+    console tables (``eval-loso``, ``rescore``)."""
+    return [fmt(m["uf1"]), fmt(m["uar"]), fmt(m["accuracy"])]
+
+
 def console_table(s: dict[str, Any]):
     """A rich Table of the headline numbers (and per-dataset rows for a composite)."""
     from rich.table import Table
@@ -331,35 +337,11 @@ def console_table(s: dict[str, Any]):
     if len(s["per_dataset"]) > 1:
         for ds, m in s["per_dataset"].items():
             t.add_row(ds, _fmt(m["uf1"]), _fmt(m["uar"]), _fmt(m["accuracy"]), _fmt(m["auc"]), str(m["n"]))
-    pm = s["per_fold_mean"]
-    t.add_row(
-        "per-fold mean",
-        _fmt(pm["uf1"]["mean"]),
-        _fmt(pm["uar"]["mean"]),
-        _fmt(pm["accuracy"]["mean"]),
-        "",
-        "",
-        style="dim",
-    )
+    means = {k: v["mean"] for k, v in s["per_fold_mean"].items()}
+    t.add_row("per-fold mean", *metric_cells(means, _fmt), "", "", style="dim")
     sb = s.get("selection_bias")
     if sb:
         per, com = sb["best_epoch_per_fold"], sb["best_common_epoch"]
-        t.add_row(
-            "best epoch per test fold",
-            _fmt(per["uf1"]),
-            _fmt(per["uar"]),
-            _fmt(per["accuracy"]),
-            "",
-            "",
-            style="red",
-        )
-        t.add_row(
-            f"best common epoch ({com['epoch']})",
-            _fmt(com["uf1"]),
-            _fmt(com["uar"]),
-            _fmt(com["accuracy"]),
-            "",
-            "",
-            style="red",
-        )
+        for label, m in (("best epoch per test fold", per), (f"best common epoch ({com['epoch']})", com)):
+            t.add_row(label, *metric_cells(m, _fmt), "", "", style="red")
     return t
