@@ -48,7 +48,9 @@ class Expression:
         if self.kind not in KINDS:
             raise ValueError(f"expression kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.offset < self.onset:
-            raise ValueError(f"expression {self.name or ''} ends ({self.offset}) before it starts ({self.onset})")
+            raise ValueError(
+                f"expression {self.name or ''} ends ({self.offset}) before it starts ({self.onset})"
+            )
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,9 @@ def open_long_videos(root: str | Path, name: str | None = None) -> LongRead:
 
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"{root}: no such folder", hint="give the folder the long videos were unpacked into")
+        raise DatasetError(
+            f"{root}: no such folder", hint="give the folder the long videos were unpacked into"
+        )
     specs = long_readers()
     if name is not None and name not in specs:
         raise DatasetError(f"unknown long-video dataset {name!r}", hint=f"one of: {', '.join(sorted(specs))}")
@@ -178,3 +182,128 @@ def open_long_videos(root: str | Path, name: str | None = None) -> LongRead:
             hint="; ".join(str(q) for q in result.quirks[:5]) or "check the root folder",
         )
     return result
+
+
+# ------------------------------------------------------------------------------------------------
+# steps every long-video reader takes (the four readers of issue 16 share them)
+
+#: ``(onset, apex, offset)`` absolute frame numbers of one annotated interval.
+Interval = tuple[int, int | None, int]
+
+
+def expression_kind(raw: Any) -> str | None:
+    """``micro-expression``, ``Micro - 1/2``, ``Macro`` ... -> ``"micro"``/``"macro"``; None when
+    the text names neither or both (case-insensitive)."""
+    text = str(raw or "").lower()
+    micro, macro = "micro" in text, "macro" in text
+    return "micro" if micro and not macro else "macro" if macro and not micro else None
+
+
+def read_interval(
+    onset_cell: Any,
+    apex_cell: Any,
+    offset_cell: Any,
+    say: Callable[[str], None],
+    zero_unknown: bool = False,
+    has_apex: bool = True,
+) -> Interval | None:
+    """Onset, apex and offset frame numbers from three annotation cells, or None (row skipped).
+
+    The one rule of all long-video readers: a blank, ``/``, ``-1`` or other non-number apex stays
+    ``None``; an offset like that (or ``0`` where ``zero_unknown``: CAS(ME)^2's "not coded") is
+    replaced by the apex; without an apex, or without an onset, or with the offset before the
+    onset, the row is skipped. Each of these is told by ``say`` (the row's quirk note), and so is
+    an apex outside onset..offset (kept). ``has_apex=False``: the annotation has no apex at all
+    (SMIC-E), so its absence is not told.
+    """
+    from mertool.datasets.tables import as_int
+
+    def number(cell: Any, zero: bool) -> tuple[int | None, str]:
+        n = as_int(cell)
+        if n is not None and (n < 0 or (n == 0 and zero)):
+            return None, f"{cell!r} (not coded)"
+        if n is None:
+            return None, "blank" if cell is None else f"{cell!r} (not a frame number)"
+        return n, ""
+
+    onset, why = number(onset_cell, False)
+    if onset is None:
+        say(f"onset {why}: row skipped")
+        return None
+    apex, why = number(apex_cell, zero_unknown)
+    if apex is None and (has_apex or apex_cell is not None):
+        say(f"apex {why}: kept missing")
+    offset, why = number(offset_cell, zero_unknown)
+    if offset is None:
+        if apex is None:
+            say(f"offset {why} and no apex: row skipped")
+            return None
+        say(f"offset {why}: the apex {apex} is used as the offset")
+        offset = apex
+    if offset < onset:
+        say(f"offset {offset} before onset {onset}: row skipped")
+        return None
+    if apex is not None and not onset <= apex <= offset:
+        say(f"apex {apex} outside onset..offset {onset}..{offset}: kept")
+    return onset, apex, offset
+
+
+def long_video_frames(folder: Path, say: Callable[[str], None]) -> tuple[tuple[Path, ...], tuple[int, ...]]:
+    """The frames of one long video's folder sorted by number (the last integer of each name).
+
+    Stray files (not images, or no number in the name) and a second file with a number already
+    seen (``img1.jpg`` beside ``img001.jpg``: the first in name order is kept) are told by
+    ``say``, one message each kind.
+    """
+    from mertool.datasets.frames import list_frames
+
+    frames, numbers, strays = list_frames(folder)
+    if strays:
+        names = ", ".join(s.name for s in strays[:5]) + (" ..." if len(strays) > 5 else "")
+        say(f"{len(strays)} file(s) that are not frames ignored: {names}")
+    keep: dict[int, Path] = {}
+    doubles: list[str] = []
+    for n, f in zip(numbers, frames):
+        if n in keep:
+            doubles.append(f.name)
+        else:
+            keep[n] = f
+    if doubles:
+        say(f"{len(doubles)} file(s) repeat a frame number and are ignored: {', '.join(doubles[:5])}")
+    order = sorted(keep)
+    return tuple(keep[n] for n in order), tuple(order)
+
+
+def place_expressions(
+    numbers: tuple[int, ...], found: list[tuple[Expression, Callable[[str], None]]], gaps: bool = True
+) -> tuple[Expression, ...]:
+    """The expressions of one video that its frames hold, sorted by (onset, offset, kind).
+
+    ``numbers`` are the video's frame numbers, ascending. ``found`` pairs each expression with its row's quirk note. An expression none of whose frames
+    is on disk is told and left out; frames missing inside one (frame drops, a video cut short)
+    are told when ``gaps`` and the expression is kept.
+    """
+    from bisect import bisect_left
+
+    from mertool.datasets.frames import gap_message
+
+    kept = []
+    for e, say in found:
+        i = bisect_left(numbers, e.onset)
+        if i == len(numbers) or numbers[i] > e.offset:
+            say(
+                f"none of the frames {e.onset}..{e.offset} of {e.name or 'the expression'} is in the video: skipped"
+            )
+            continue
+        if gaps:
+            gap = gap_message(numbers, e.onset, e.offset)
+            if gap:
+                say(gap)
+        kept.append(e)
+    return tuple(sorted(kept, key=lambda e: (e.onset, e.offset, e.kind)))
+
+
+def no_videos(root: Path, title: str, quirks: list[Quirk], hint: str) -> DatasetError:
+    """The error of a release that yields no video: the first quirks say why, then ``hint``."""
+    why = "; ".join(str(q) for q in quirks[:5])
+    return DatasetError(f"{root}: no readable {title} long video", hint=(why + "; " if why else "") + hint)
