@@ -139,6 +139,8 @@ AU_TABLE: dict[int, ActionUnit] = {
                 Handle("jaw", (0.0, 1.0), 0.45, (0.2, 0.2)),
             ),
         ),
+        # not part of any emotion pattern: the eye blink of the long videos' distractors
+        ActionUnit(45, "blink", (Handle("upper_lid", (0.0, 1.0), 1.0, (0.12, 0.07)),)),
     )
 }
 

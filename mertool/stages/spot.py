@@ -1,0 +1,548 @@
+"""The ``spot`` stage: where in a long video are the micro- and macro-expressions.
+
+Per video (:func:`spot_video`): follow and align the face in every frame
+(:func:`mertool.face.video.follow_video`: tracking, re-detection, sub-pixel registration), cut
+the aligned face into blocks off the eyes (:mod:`mertool.motion.spot_features`), compute the
+feature-difference curves with a micro window and a macro window sized from the frame rate, and
+spot intervals on them (:mod:`mertool.motion.spotting`). Output:
+
+* ``OUT.json``: per video the spotted intervals (onset, apex, offset as frame numbers and
+  seconds, kind, score), the curves' thresholds, the frames without a face, and with
+  ``--evaluate`` the MEGC scores against the ground truth (:mod:`mertool.evaluation.spotting`);
+* ``OUT.csv``: one row per interval;
+* ``OUT.h5`` (with ``-o FILE.h5``): every spotted interval as a sample of a ``detect-faces``
+  file (aligned grey faces, landmarks, per-frame transforms), so ``mertool flow OUT.h5`` and
+  ``mertool predict MODEL OUT.h5`` recognise them.
+
+Inputs: a long-video release root (:func:`mertool.datasets.long_videos.open_long_videos`), a
+folder of frames or a video file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mertool.errors import MertoolError, SampleError
+
+KINDS = ("micro", "macro", "both")
+
+
+@dataclass(frozen=True)
+class SpotOptions:
+    """Spotting settings; the windows are in seconds and become frames at each video's rate."""
+
+    method: str = "flow"  # mertool.motion.spot_features.METHODS
+    kind: str = "both"
+    size: int = 128  # aligned face side
+    grid: int = 8  # blocks per side
+    top: float = 0.3  # fraction of blocks averaged
+    rule: str = "both"  # "megc", "robust" or "both" (the stricter of the two)
+    p: float = 0.3
+    z: float = 4.0
+    micro_window_s: float = 0.15  # k of the micro pass
+    macro_window_s: float = 0.6  # k of the macro pass
+    micro_half_s: float = 0.16  # half length of a spotted micro interval
+    max_micro_s: float = 0.5  # longer intervals are macro
+    fall: float = 0.25
+    detector: str = "dlib-hog"
+    face: int = 0  # 0: the largest face, 1: the second largest, ...
+    register: bool = True
+
+
+@dataclass
+class SpottedVideo:
+    """One video's result (frame numbers are the video's own)."""
+
+    id: str
+    fps: float
+    frames: int
+    intervals: list[dict[str, Any]]
+    thresholds: dict[str, float]
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    redetected: list[int] = field(default_factory=list)
+    faces_in_first: int = 0
+    curves: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    numbers: np.ndarray | None = field(default=None, repr=False)
+    truth: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in ("curves", "numbers")}
+        return out
+
+
+def windows(fps: float, options: SpotOptions) -> dict[str, int]:
+    """The options' windows in frames at ``fps`` (each at least 1; the macro k above the micro k)."""
+    km = max(1, int(round(options.micro_window_s * fps)))
+    return {
+        "micro_k": km,
+        "macro_k": max(km + 1, int(round(options.macro_window_s * fps))),
+        "micro_half": max(1, int(round(options.micro_half_s * fps))),
+        "max_micro": max(2, int(round(options.max_micro_s * fps))),
+    }
+
+
+def _threshold_args(options: SpotOptions) -> dict[str, Any]:
+    return {"rule": options.rule, "p": options.p, "z": options.z}
+
+
+def spot_faces(faces, fps: float, options: SpotOptions, video_id: str = "?") -> tuple[list, dict, dict]:
+    """Spots (positions in ``faces``) from followed faces (:class:`~mertool.face.video.VideoFaces`):
+    ``(spots, curves, thresholds)``."""
+    from mertool.motion import spot_features as SF
+    from mertool.motion import spotting as SP
+
+    w = windows(fps, options)
+    blocks = SF.spotting_blocks(options.size, options.grid, faces.reference_aligned)
+    if not len(blocks):
+        raise SampleError(video_id, "no block of the face grid lies inside the face: is the face too small?")
+    curves: dict[str, np.ndarray] = {}
+    thresholds: dict[str, float] = {}
+    micro: list = []
+    macro: list = []
+    for kind, k in (("micro", w["micro_k"]), ("macro", w["macro_k"])):
+        if options.kind not in (kind, "both"):
+            continue
+        f = SP.top_mean(SF.block_difference(options.method, faces.faces, blocks, k), options.top)
+        spots, c, level = SP.spot_curve(
+            f,
+            k,
+            half=w["micro_half"],
+            interval="fixed" if kind == "micro" else "curve",
+            fall=options.fall,
+            kind=kind,
+            valid=faces.valid,
+            **_threshold_args(options),
+        )
+        curves[kind] = c.astype(np.float32)
+        thresholds[kind] = float(level)
+        (micro if kind == "micro" else macro).extend(spots)
+    merged = SP.merge_kinds(micro, macro, w["max_micro"])
+    if options.kind != "both":
+        merged = [s for s in merged if s.kind == options.kind]
+    return merged, curves, thresholds
+
+
+def spot_video(
+    frames: Iterator[tuple[int, str, np.ndarray]],
+    fps: float,
+    video_id: str,
+    options: SpotOptions,
+    detector=None,
+    on_frame: Callable[[int], None] | None = None,
+):
+    """Follow the face, spot, and return ``(SpottedVideo, VideoFaces)`` for one video."""
+    from mertool.face.detectors import get_detector
+    from mertool.face.video import follow_video
+
+    det = detector if detector is not None else get_detector(options.detector)
+    faces = follow_video(
+        frames,
+        det,
+        options.size,
+        face=options.face,
+        register=options.register,
+        video_id=video_id,
+        on_frame=on_frame,
+    )
+    spots, curves, thresholds = spot_faces(faces, fps, options, video_id)
+    numbers = faces.numbers
+    intervals = [
+        {
+            "onset": int(numbers[s.onset]),
+            "apex": int(numbers[s.apex]),
+            "offset": int(numbers[s.offset]),
+            "onset_s": round(s.onset / fps, 3),
+            "apex_s": round(s.apex / fps, 3),
+            "offset_s": round(s.offset / fps, 3),
+            "kind": s.kind,
+            "score": round(float(s.score), 6),
+        }
+        for s in spots
+    ]
+    gaps = [
+        {
+            "first": a,
+            "last": b,
+            "why": why,
+            "start_s": _seconds(numbers, a, fps),
+            "end_s": _seconds(numbers, b, fps),
+        }
+        for a, b, why in faces.gaps
+    ]
+    result = SpottedVideo(
+        video_id,
+        fps,
+        len(numbers),
+        intervals,
+        thresholds,
+        gaps,
+        faces.redetected,
+        faces.faces_in_first,
+        curves,
+        numbers,
+    )
+    return result, faces
+
+
+def _seconds(numbers: np.ndarray, number: int, fps: float) -> float:
+    idx = int(np.searchsorted(numbers, number))
+    return round(idx / fps, 3)
+
+
+# ------------------------------------------------------------------------------------------------
+# inputs
+
+
+@dataclass
+class VideoJob:
+    id: str
+    fps: float
+    frames: Callable[[], Iterator[tuple[int, str, np.ndarray]]]
+    n_frames: int | None
+    truth: list[dict[str, Any]]
+    data_root: str
+    subject: str
+    dataset: str
+    paths: list[str] = field(default_factory=list)
+
+
+def _file_frames(paths, numbers, video_id):
+    from mertool.face.sources import read_frame
+
+    def it():
+        for n, p in zip(numbers, paths):
+            try:
+                img = read_frame(p, video_id)
+            except SampleError as exc:
+                from mertool.console import warn
+
+                warn(f"{video_id}: {exc}; the frame is marked as a gap")
+                img = None
+            yield int(n), str(p), img
+
+    return it
+
+
+def video_jobs(source: Path, dataset: str | None = None, fps: float | None = None) -> list[VideoJob]:
+    """The videos to spot in ``source``: a long-video release root, a frames folder or a video."""
+    from mertool.datasets.long_videos import open_long_videos
+    from mertool.face import sources
+
+    if source.is_file():
+        if not sources.is_video(source):
+            raise MertoolError(
+                f"{source} is not a video file OpenCV reads",
+                hint="give a video, a frames folder or a long-video release root",
+            )
+        sample = sources.video_sample(source)
+        rate = fps or sample.fps
+        if not rate:
+            raise MertoolError(f"{source}: the video does not say its frame rate", hint="give it with --fps")
+
+        def frames_of_video():
+            return sources.iter_video(str(source), str(source))
+
+        return [
+            VideoJob(
+                source.stem,
+                float(rate),
+                frames_of_video,
+                None,
+                [],
+                str(source.parent.resolve()),
+                source.stem,
+                "video",
+                [str(source)],
+            )
+        ]
+    if not source.is_dir():
+        raise MertoolError(
+            f"{source}: no such file or folder",
+            hint="give a video, a frames folder or a long-video release root",
+        )
+    if sources.has_frames(source) and dataset is None:
+        sample = sources.folder_sample(source)
+        if not fps:
+            raise MertoolError(
+                f"{source}: a folder of frames has no frame rate", hint="give it with --fps (e.g. --fps 30)"
+            )
+        return [
+            VideoJob(
+                source.name, float(fps), _file_frames(sample.frames, sample.frame_numbers, source.name),
+                len(sample.frames), [], str(source.resolve()), source.name, "frames", [str(p) for p in sample.frames],
+            )
+        ]  # fmt: skip
+    read = open_long_videos(source, dataset)
+    from mertool.console import info, warn
+
+    info(f"[dim]{read.name} at {read.root}: {len(read.videos)} long video(s)[/]")
+    for q in read.quirks[:10]:
+        warn(str(q))
+    jobs = []
+    for v in read.videos:
+        truth = [
+            {"onset": e.onset, "apex": e.apex, "offset": e.offset, "kind": e.kind, "label": e.label}
+            for e in v.expressions
+        ]
+        jobs.append(
+            VideoJob(
+                v.id, float(fps or v.fps), _file_frames(v.frames, v.frame_numbers, v.id), len(v.frames), truth,
+                str(Path(read.root).resolve()), v.subject, v.dataset, [str(p) for p in v.frames],
+            )
+        )  # fmt: skip
+    return jobs
+
+
+# ------------------------------------------------------------------------------------------------
+# the stage
+
+
+def evaluate(videos: list[SpottedVideo]) -> dict[str, Any]:
+    """MEGC scores of every video that has ground truth (see :mod:`mertool.evaluation.spotting`)."""
+    from mertool.evaluation.spotting import Interval, evaluate_spotting
+
+    spotted, truth = [], []
+    for v in videos:
+        if v.error is not None:
+            continue
+        spotted += [
+            Interval(v.id, i["onset"], i["offset"], i["kind"], i["apex"], i["score"]) for i in v.intervals
+        ]
+        truth += [Interval(v.id, t["onset"], t["offset"], t["kind"], t["apex"]) for t in v.truth]
+    return evaluate_spotting(spotted, truth)
+
+
+@dataclass
+class SpotRun:
+    videos: list[SpottedVideo]
+    json_path: Path | None
+    csv_path: Path | None
+    h5_path: Path | None
+    scores: dict[str, Any] | None
+    seconds: float
+    frames: int
+
+
+def output_paths(output: str | Path) -> tuple[Path, Path, Path | None]:
+    """``(json, csv, h5 or None)`` for ``-o``: ``X.h5`` writes all three, ``X.json`` or a stem
+    the JSON and CSV only."""
+    out = Path(output)
+    if out.suffix.lower() in (".h5", ".hdf5"):
+        return out.with_suffix(".json"), out.with_suffix(".csv"), out
+    if out.suffix.lower() == ".json":
+        return out, out.with_suffix(".csv"), None
+    return out.with_suffix(".json"), out.with_suffix(".csv"), None
+
+
+def run(
+    source: str | Path,
+    output: str | Path | None,
+    options: SpotOptions,
+    *,
+    dataset: str | None = None,
+    fps: float | None = None,
+    evaluate_truth: bool = False,
+    truth_file: str | Path | None = None,
+    command: str | None = None,
+    limit: int | None = None,
+) -> SpotRun:
+    """Spot every video of ``source`` and write the outputs (see the module docstring)."""
+    import time
+
+    from mertool.console import progress_task, warn
+    from mertool.face.detectors import get_detector
+
+    started = time.perf_counter()
+    jobs = video_jobs(Path(source), dataset, fps)[: limit or None]
+    if truth_file is not None:
+        _attach_truth(jobs, Path(truth_file))
+    if evaluate_truth and not any(j.truth for j in jobs):
+        raise MertoolError(
+            f"{source}: no ground-truth intervals to evaluate against",
+            hint="give a long-video release root with its annotation, or --truth long_truth.json from mertool synth",
+        )
+    json_path = csv_path = h5_path = None
+    if output is not None:
+        json_path, csv_path, h5_path = output_paths(output)
+    detector = get_detector(options.detector)
+    results: list[SpottedVideo] = []
+    total = sum(j.n_frames or 0 for j in jobs) or None
+    frames_done = 0
+    from contextlib import nullcontext
+
+    from mertool.store import SampleWriter
+    from mertool.store import schema as S
+
+    writer_cm = (
+        SampleWriter(h5_path, S.STAGE_FACES, params=_params(options), command=command)
+        if h5_path is not None
+        else nullcontext(None)
+    )
+    # the sample file is committed only when every video is done (an interrupted run leaves
+    # nothing half-written in its place)
+    with writer_cm as writer, progress_task("spot", total) as advance:
+        for job in jobs:
+            try:
+                video, faces = spot_video(
+                    job.frames(),
+                    job.fps,
+                    job.id,
+                    options,
+                    detector,
+                    on_frame=lambda i, j=job: advance(1, j.id),
+                )
+            except SampleError as exc:
+                warn(str(exc))
+                results.append(SpottedVideo(job.id, job.fps, 0, [], {}, error=str(exc), truth=job.truth))
+                continue
+            video.truth = job.truth
+            frames_done += video.frames
+            for gap in video.gaps:
+                warn(
+                    f"{job.id}: no face from frame {gap['first']} to {gap['last']} "
+                    f"({gap['start_s']:.2f}-{gap['end_s']:.2f} s): {gap['why']}; marked as a gap"
+                )
+            results.append(video)
+            if writer is not None:
+                _write_intervals(writer, job, video, faces)
+    scores = evaluate(results) if evaluate_truth else None
+    doc = {
+        "format": "mertool-spots/1",
+        "command": command,
+        "options": asdict(options),
+        "videos": [v.record() for v in results],
+        "scores": scores,
+    }
+    if json_path is not None:
+        _atomic_write(json_path, json.dumps(doc, indent=1, default=_json_default) + "\n")
+        _write_csv(csv_path, results)
+    return SpotRun(results, json_path, csv_path, h5_path, scores, time.perf_counter() - started, frames_done)
+
+
+def _json_default(x):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    raise TypeError(type(x))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+CSV_FIELDS = ("video", "kind", "onset", "apex", "offset", "onset_s", "apex_s", "offset_s", "score")
+
+
+def _write_csv(path: Path, videos: list[SpottedVideo]) -> None:
+    import io
+
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_FIELDS)
+    w.writeheader()
+    for v in videos:
+        for i in v.intervals:
+            w.writerow({"video": v.id, **{k: i[k] for k in CSV_FIELDS if k != "video"}})
+    _atomic_write(path, buf.getvalue())
+
+
+def read_truth_file(path: Path) -> dict[str, Any]:
+    """A ``long_truth.json`` written by ``mertool synth --layout *-long``."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise MertoolError(f"{path}: not a readable long-video truth file ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != "mertool-long-truth/1":
+        raise MertoolError(
+            f"{path} is not a long-video truth file written by mertool synth",
+            hint="give the long_truth.json beside the synthetic release, or leave --truth out",
+        )
+    return doc
+
+
+def _attach_truth(jobs: list[VideoJob], truth_file: Path) -> None:
+    """Ground truth from a ``long_truth.json`` (mertool synth) matched to the jobs by frame folder."""
+    doc = read_truth_file(truth_file)
+    by_dir = {}
+    for v in doc["videos"]:
+        by_dir[v["video_dir"]] = [
+            {
+                "onset": e["onset"],
+                "apex": e["apex"],
+                "offset": e["offset"],
+                "kind": e["kind"],
+                "label": e["label"],
+            }
+            for e in v["events"]
+            if e["kind"] in ("micro", "macro")
+        ]
+    for job in jobs:
+        if not job.paths:
+            continue
+        parent = Path(job.paths[0]).parent.as_posix()
+        for rel, truth in by_dir.items():
+            if parent.endswith(rel):
+                job.truth = truth
+
+
+def _params(options: SpotOptions) -> dict[str, Any]:
+    return {"spot": asdict(options), "face_size": options.size, "color": "gray", "detector": options.detector}
+
+
+def _write_intervals(writer, job: VideoJob, video: SpottedVideo, faces) -> None:
+    """Every spotted interval of one video as a detect-faces sample (``<video id>/<onset>-<offset>``)."""
+    from mertool.face import alignment as al
+    from mertool.store import schema as S
+
+    numbers = faces.numbers
+    index = {int(n): i for i, n in enumerate(numbers)}
+    for iv in video.intervals:
+        lo, hi = index[iv["onset"]], index[iv["offset"]]
+        keep = [i for i in range(lo, hi + 1) if faces.valid[i]]
+        if len(keep) < 2:
+            continue
+        sid = f"{job.id}/{iv['onset']}-{iv['offset']}"
+        lm = faces.landmarks[keep]
+        mats = faces.matrices[keep]
+        arrays = {
+            S.D_FRAME_NUMBERS: numbers[keep].astype(np.int32),
+            S.D_FRAME_PATHS: [faces.labels[i] for i in keep],
+            S.D_FRAMES: faces.faces[keep],
+            S.D_BOXES: faces.boxes[keep].astype(np.float32),
+            S.D_LANDMARKS: lm,
+            S.D_LANDMARKS_ALIGNED: np.stack([al.transform_points(p, m) for p, m in zip(lm, mats)]).astype(
+                np.float32
+            ),
+            S.D_ALIGN_MATRIX: mats.astype(np.float32),
+            S.D_REDETECTED: np.zeros(len(keep), bool),
+        }
+        attrs = {
+            S.A_ID: sid,
+            S.A_DATASET: job.dataset,
+            S.A_SUBJECT: job.subject,
+            S.A_CLIP: f"{iv['onset']}-{iv['offset']}",
+            S.A_ONSET: iv["onset"],
+            S.A_APEX: iv["apex"],
+            S.A_OFFSET: iv["offset"],
+            S.A_FPS: job.fps,
+            S.A_STATUS: S.STATUS_OK,
+            S.A_ERROR: None,
+            S.A_FACE_SIZE: faces.faces.shape[1],
+            S.A_COLOR: "gray",
+            "spot_kind": iv["kind"],
+            "spot_score": iv["score"],
+        }
+        attrs[S.A_DATA_ROOT] = job.data_root
+        writer.write(sid, arrays=arrays, attrs=attrs)
