@@ -225,3 +225,30 @@ def test_spot_a_folder_without_a_face_names_the_video(tmp_path):
     assert res.exit_code == 0, res.output
     doc = json.loads((tmp_path / "s.json").read_text())
     assert "no face in any of its 6 frames" in doc["videos"][0]["error"]
+
+
+def test_synth_long_then_spot_evaluate_end_to_end(tmp_path):
+    """synth writes a CAS(ME)^2 long-video release; spot reads it as shipped and scores itself
+    against its annotation by the MEGC protocol."""
+    from mertool.cli.app import app
+
+    runner = CliRunner()
+    res = runner.invoke(
+        app,
+        [
+            "synth", str(tmp_path / "long"), "--layout", "casme2sq-long", "--subjects", "1", "--duration", "10",
+            "--micro", "3", "--macro", "1", "--blinks", "1", "--head-turns", "0", "--light-changes", "1",
+            "--seed", "21", "--photos", "grace_hopper",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    truth = json.loads((tmp_path / "long" / "long_truth.json").read_text())
+    kinds = sorted(e["kind"] for v in truth["videos"] for e in v["events"])
+    assert kinds == ["blink", "light", "macro", "micro", "micro", "micro"]
+    out = tmp_path / "spots.json"
+    res = runner.invoke(app, ["spot", str(tmp_path / "long"), "--evaluate", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    scores = json.loads(out.read_text())["scores"]
+    assert scores["micro"]["tp"] + scores["micro"]["fn"] == 3  # every annotated micro-expression was read
+    assert scores["macro"]["tp"] + scores["macro"]["fn"] == 1
+    assert scores["micro"]["tp"] >= 1  # loose; make bench-video measures F1 on more videos

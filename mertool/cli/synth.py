@@ -30,11 +30,19 @@ HELP = (
     "  mertool datasets info demo/synth/CASME2\n"
     "  mertool synth bench/ --layout megc2019 --subjects 16 --clips-per-subject 9 --seed 1\n\n"
     "  mertool synth heldout/ --photos grace_hopper --subjects 4 --seed 7\n\n"
-    "  mertool synth mine/ --photo-dir ~/faces"
+    "  mertool synth mine/ --photo-dir ~/faces\n\n"
+    "Long videos for spotting (--layout casme2sq-long or samm-long): --duration seconds per video "
+    "at the dataset's rate (CAS(ME)^2 30 fps, SAMM 200 fps) holding --micro micro-expressions "
+    "(0.2-0.45 s), --macro macro-expressions (0.75-3.5 s, larger) and the distractors a spotter "
+    "must not report: --blinks eye blinks, --head-turns slow head turns, --light-changes changes "
+    "of exposure; the annotation in the dataset's own xlsx format (expressions only) and "
+    "OUT_DIR/long_truth.json (every event, distractors included).\n\n"
+    "  mertool synth long/ --layout casme2sq-long --subjects 2 --duration 20\n"
+    "  mertool spot long/CASME_sq --evaluate"
 )
 
 
-LayoutChoice = C.choices("LayoutChoice", ("casme2", "samm", "smic", "megc2019"))
+LayoutChoice = C.choices("LayoutChoice", ("casme2", "samm", "smic", "megc2019", "casme2sq-long", "samm-long"))
 
 
 def register(app: typer.Typer) -> None:
@@ -95,6 +103,21 @@ def synth(
         show_default=False,
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace synthetic data already in OUT_DIR."),
+    duration: float = typer.Option(20.0, "--duration", help="Long layouts: seconds per video."),
+    videos_per_subject: int = typer.Option(
+        1, "--videos-per-subject", min=1, help="Long layouts: videos per subject."
+    ),
+    micro: int = typer.Option(4, "--micro", min=0, help="Long layouts: micro-expressions per video."),
+    macro: int = typer.Option(2, "--macro", min=0, help="Long layouts: macro-expressions per video."),
+    blinks: int = typer.Option(
+        3, "--blinks", min=0, help="Long layouts: eye blinks per video (distractors)."
+    ),
+    head_turns: int = typer.Option(
+        1, "--head-turns", min=0, help="Long layouts: slow head turns per video (distractors)."
+    ),
+    light_changes: int = typer.Option(
+        1, "--light-changes", min=0, help="Long layouts: exposure changes per video (distractors)."
+    ),
     json_out: bool = C.JSON,
 ) -> None:
     from mertool.cli.common import call_by_name, print_json
@@ -103,6 +126,10 @@ def synth(
     from mertool.synth import SynthConfig, generate
     from mertool.synth.layouts import LAYOUT_CHOICES
 
+    layout = getattr(layout, "value", layout)
+    if layout.endswith("-long"):
+        _long(locals())
+        return
     if layout not in LAYOUT_CHOICES:
         raise typer.BadParameter(
             f"{layout!r}: choose one of {', '.join(LAYOUT_CHOICES)}", param_hint="--layout"
@@ -137,3 +164,41 @@ def synth(
         info(f"  {name}: {root}")
     info(f"  ground truth: {result.truth}")
     info(f"  next: mertool datasets info {result.dataset_root}")
+
+
+def _long(given: dict) -> None:
+    from mertool.cli.common import call_by_name, print_json
+    from mertool.console import info
+    from mertool.store.provenance import command_line
+    from mertool.synth.long_video import LongSynthConfig, generate_long
+
+    photos = given["photos"]
+    config = call_by_name(
+        LongSynthConfig,
+        {**given, "duration_s": given["duration"]},
+        size=_parse_size(given["size"]),
+        photos=None if photos is None else tuple(photos.split(",")),
+        photo_dir=None if given["photo_dir"] is None else str(given["photo_dir"]),
+    )
+    result = generate_long(
+        given["out_dir"], config, overwrite=given["overwrite"], command=command_line(sys.argv)
+    )
+    summary = {
+        "dataset_root": str(result.root),
+        "truth": str(result.truth),
+        "annotation": [str(p) for p in result.annotation],
+        "videos": result.videos,
+        "frames": result.frames,
+        "events": result.counts,
+        "seconds": round(result.seconds, 2),
+    }
+    if given["json_out"]:
+        print_json(summary)
+        return
+    events = ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
+    info(
+        f"[bold]synth[/]: {result.videos} long video(s), {result.frames} frames ({events}) in {result.seconds:.1f} s"
+    )
+    info(f"  {config.layout}: {result.root}")
+    info(f"  ground truth (distractors included): {result.truth}")
+    info(f"  next: mertool spot {result.root} --evaluate")
