@@ -69,7 +69,7 @@ freeze: install
 		> constraints.txt.new && mv constraints.txt.new constraints.txt
 
 # Speed and memory measurements (not timed tests); each writes bench-out/<name>.md.
-bench: bench-face bench-flow bench-apex bench-train bench-infer bench-detector bench-recognition
+bench: bench-face bench-flow bench-apex bench-train bench-infer bench-detector bench-recognition bench-video
 
 # Figures in the docs, drawn by code from bundled photos and synthetic data.
 docs-figures: synth-sheet docs-rois

@@ -35,6 +35,7 @@ _mertool() {
             "mertool:train") path="mertool train"; npos=0; continue ;;
             "mertool:eval-loso") path="mertool eval-loso"; npos=0; continue ;;
             "mertool:predict") path="mertool predict"; npos=0; continue ;;
+            "mertool:spot") path="mertool spot"; npos=0; continue ;;
             "mertool:compare") path="mertool compare"; npos=0; continue ;;
             "mertool:rescore") path="mertool rescore"; npos=0; continue ;;
             "mertool:datasets") path="mertool datasets"; npos=0; continue ;;
@@ -55,7 +56,7 @@ _mertool() {
             "mertool tables:run") path="mertool tables run"; npos=0; continue ;;
             "mertool tables:frames-as-samples") path="mertool tables frames-as-samples"; npos=0; continue ;;
             "mertool inspect:--limit"|"mertool inspect:-n") ((i++)); continue ;;
-            "mertool synth:--layout"|"mertool synth:-l"|"mertool synth:--subjects"|"mertool synth:-s"|"mertool synth:--clips-per-subject"|"mertool synth:-c"|"mertool synth:--fps"|"mertool synth:--seed"|"mertool synth:--size"|"mertool synth:--photos"|"mertool synth:--photo-dir"|"mertool synth:--truth") ((i++)); continue ;;
+            "mertool synth:--layout"|"mertool synth:-l"|"mertool synth:--subjects"|"mertool synth:-s"|"mertool synth:--clips-per-subject"|"mertool synth:-c"|"mertool synth:--fps"|"mertool synth:--seed"|"mertool synth:--size"|"mertool synth:--photos"|"mertool synth:--photo-dir"|"mertool synth:--truth"|"mertool synth:--duration"|"mertool synth:--videos-per-subject"|"mertool synth:--micro"|"mertool synth:--macro"|"mertool synth:--blinks"|"mertool synth:--head-turns"|"mertool synth:--light-changes") ((i++)); continue ;;
             "mertool detect-faces:--output"|"mertool detect-faces:-o"|"mertool detect-faces:--detector"|"mertool detect-faces:--weights"|"mertool detect-faces:--dataset"|"mertool detect-faces:-d"|"mertool detect-faces:--label-map"|"mertool detect-faces:--size"|"mertool detect-faces:--color"|"mertool detect-faces:--align"|"mertool detect-faces:--workers"|"mertool detect-faces:-j"|"mertool detect-faces:--limit"|"mertool detect-faces:--on-error"|"mertool detect-faces:--data-root") ((i++)); continue ;;
             "mertool spot-apex:--output"|"mertool spot-apex:-o"|"mertool spot-apex:--method"|"mertool spot-apex:-m"|"mertool spot-apex:--fallback"|"mertool spot-apex:--compare"|"mertool spot-apex:--lbp-points"|"mertool spot-apex:--lbp-radius"|"mertool spot-apex:--lbp-grid"|"mertool spot-apex:--lbp-blur"|"mertool spot-apex:--dc-parts"|"mertool spot-apex:--dc-min-len"|"mertool spot-apex:--boxes"|"mertool spot-apex:--dataset"|"mertool spot-apex:-d"|"mertool spot-apex:--label-map"|"mertool spot-apex:--on-error"|"mertool spot-apex:--workers"|"mertool spot-apex:-j") ((i++)); continue ;;
             "mertool crop-rois:--output"|"mertool crop-rois:-o"|"mertool crop-rois:--regions"|"mertool crop-rois:--size"|"mertool crop-rois:--roi-size"|"mertool crop-rois:--frames"|"mertool crop-rois:--from"|"mertool crop-rois:--dataset"|"mertool crop-rois:-d"|"mertool crop-rois:--label-map"|"mertool crop-rois:--workers"|"mertool crop-rois:-j"|"mertool crop-rois:--on-error"|"mertool crop-rois:--data-root") ((i++)); continue ;;
@@ -64,6 +65,7 @@ _mertool() {
             "mertool train:--output"|"mertool train:-o"|"mertool train:--devices"|"mertool train:--arch"|"mertool train:-a"|"mertool train:--opt"|"mertool train:--stages"|"mertool train:--fusion"|"mertool train:--attention"|"mertool train:--branches"|"mertool train:--input-size"|"mertool train:--preset"|"mertool train:--loss"|"mertool train:--loss-opt"|"mertool train:--epochs"|"mertool train:--batch-size"|"mertool train:-b"|"mertool train:--lr"|"mertool train:--optimizer"|"mertool train:--weight-decay"|"mertool train:--schedule"|"mertool train:--step-size"|"mertool train:--gamma"|"mertool train:--augment"|"mertool train:--val-subjects"|"mertool train:--early-stop"|"mertool train:--monitor"|"mertool train:--label-map"|"mertool train:--norm"|"mertool train:--device"|"mertool train:--seed"|"mertool train:--threads"|"mertool train:--dataset"|"mertool train:-d") ((i++)); continue ;;
             "mertool eval-loso:--output"|"mertool eval-loso:-o"|"mertool eval-loso:--protocol"|"mertool eval-loso:--folds"|"mertool eval-loso:--shard"|"mertool eval-loso:--workers"|"mertool eval-loso:-j"|"mertool eval-loso:--seeds"|"mertool eval-loso:--executor"|"mertool eval-loso:--address"|"mertool eval-loso:--cpus-per-fold"|"mertool eval-loso:--gpus-per-fold"|"mertool eval-loso:--arch"|"mertool eval-loso:-a"|"mertool eval-loso:--opt"|"mertool eval-loso:--stages"|"mertool eval-loso:--fusion"|"mertool eval-loso:--attention"|"mertool eval-loso:--branches"|"mertool eval-loso:--input-size"|"mertool eval-loso:--preset"|"mertool eval-loso:--loss"|"mertool eval-loso:--loss-opt"|"mertool eval-loso:--epochs"|"mertool eval-loso:--batch-size"|"mertool eval-loso:-b"|"mertool eval-loso:--lr"|"mertool eval-loso:--optimizer"|"mertool eval-loso:--weight-decay"|"mertool eval-loso:--schedule"|"mertool eval-loso:--step-size"|"mertool eval-loso:--gamma"|"mertool eval-loso:--augment"|"mertool eval-loso:--val-subjects"|"mertool eval-loso:--early-stop"|"mertool eval-loso:--monitor"|"mertool eval-loso:--label-map"|"mertool eval-loso:--norm"|"mertool eval-loso:--device"|"mertool eval-loso:--seed"|"mertool eval-loso:--threads"|"mertool eval-loso:--dataset"|"mertool eval-loso:-d") ((i++)); continue ;;
             "mertool predict:--device"|"mertool predict:--batch-size"|"mertool predict:-b"|"mertool predict:--dataset"|"mertool predict:-d"|"mertool predict:--data-root") ((i++)); continue ;;
+            "mertool spot:--output"|"mertool spot:-o"|"mertool spot:--kind"|"mertool spot:--method"|"mertool spot:--truth"|"mertool spot:--fps"|"mertool spot:--threshold"|"mertool spot:--p"|"mertool spot:--z"|"mertool spot:--micro-window"|"mertool spot:--macro-window"|"mertool spot:--face"|"mertool spot:--detector"|"mertool spot:--dataset"|"mertool spot:-d"|"mertool spot:--limit") ((i++)); continue ;;
             "mertool compare:--metric"|"mertool compare:-m") ((i++)); continue ;;
             "mertool rescore:--classes"|"mertool rescore:--draws"|"mertool rescore:--seed"|"mertool rescore:--output"|"mertool rescore:-o") ((i++)); continue ;;
             "mertool datasets info:--dataset"|"mertool datasets info:-d") ((i++)); continue ;;
@@ -81,7 +83,7 @@ _mertool() {
     # the value of an option
     case "$path:$prev" in
         "mertool inspect:--limit"|"mertool inspect:-n") :; return 0 ;;
-        "mertool synth:--layout"|"mertool synth:-l") _mertool_compgen words "casme2 samm smic megc2019"; return 0 ;;
+        "mertool synth:--layout"|"mertool synth:-l") _mertool_compgen words "casme2 samm smic megc2019 casme2sq-long samm-long"; return 0 ;;
         "mertool synth:--subjects"|"mertool synth:-s") :; return 0 ;;
         "mertool synth:--clips-per-subject"|"mertool synth:-c") :; return 0 ;;
         "mertool synth:--fps") :; return 0 ;;
@@ -90,6 +92,13 @@ _mertool() {
         "mertool synth:--photos") _mertool_compgen words "astronaut bus grace_hopper zidane"; return 0 ;;
         "mertool synth:--photo-dir") _mertool_compgen dir; return 0 ;;
         "mertool synth:--truth") _mertool_compgen file; return 0 ;;
+        "mertool synth:--duration") :; return 0 ;;
+        "mertool synth:--videos-per-subject") :; return 0 ;;
+        "mertool synth:--micro") :; return 0 ;;
+        "mertool synth:--macro") :; return 0 ;;
+        "mertool synth:--blinks") :; return 0 ;;
+        "mertool synth:--head-turns") :; return 0 ;;
+        "mertool synth:--light-changes") :; return 0 ;;
         "mertool detect-faces:--output"|"mertool detect-faces:-o") _mertool_compgen file; return 0 ;;
         "mertool detect-faces:--detector") _mertool_compgen words "dlib-hog dlib-cnn yolo opencv-dnn"; return 0 ;;
         "mertool detect-faces:--weights") _mertool_compgen file; return 0 ;;
@@ -224,6 +233,20 @@ _mertool() {
         "mertool predict:--batch-size"|"mertool predict:-b") :; return 0 ;;
         "mertool predict:--dataset"|"mertool predict:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool predict:--data-root") _mertool_compgen file; return 0 ;;
+        "mertool spot:--output"|"mertool spot:-o") _mertool_compgen file; return 0 ;;
+        "mertool spot:--kind") _mertool_compgen words "micro macro both"; return 0 ;;
+        "mertool spot:--method") _mertool_compgen words "flow lbp"; return 0 ;;
+        "mertool spot:--truth") :; return 0 ;;
+        "mertool spot:--fps") :; return 0 ;;
+        "mertool spot:--threshold") _mertool_compgen words "both megc robust"; return 0 ;;
+        "mertool spot:--p") :; return 0 ;;
+        "mertool spot:--z") :; return 0 ;;
+        "mertool spot:--micro-window") :; return 0 ;;
+        "mertool spot:--macro-window") :; return 0 ;;
+        "mertool spot:--face") :; return 0 ;;
+        "mertool spot:--detector") :; return 0 ;;
+        "mertool spot:--dataset"|"mertool spot:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
+        "mertool spot:--limit") :; return 0 ;;
         "mertool compare:--metric"|"mertool compare:-m") :; return 0 ;;
         "mertool rescore:--classes") :; return 0 ;;
         "mertool rescore:--draws") :; return 0 ;;
@@ -276,7 +299,7 @@ _mertool() {
             "mertool") _mertool_compgen words "--quiet -q --version --help -h" ;;
             "mertool doctor") _mertool_compgen words "--json --quiet --help -h" ;;
             "mertool inspect") _mertool_compgen words "--json --limit -n --help -h" ;;
-            "mertool synth") _mertool_compgen words "--layout -l --subjects -s --clips-per-subject -c --fps --seed --size --photos --photo-dir --truth --overwrite --json --help -h" ;;
+            "mertool synth") _mertool_compgen words "--layout -l --subjects -s --clips-per-subject -c --fps --seed --size --photos --photo-dir --truth --overwrite --duration --videos-per-subject --micro --macro --blinks --head-turns --light-changes --json --help -h" ;;
             "mertool detect-faces") _mertool_compgen words "--output -o --detector --weights --dataset -d --label-map --size --color --align --workers -j --limit --on-error --resume --retry-failed --data-root --help -h" ;;
             "mertool spot-apex") _mertool_compgen words "--output -o --method -m --fallback --compare --lbp-points --lbp-radius --lbp-grid --lbp-blur --dc-parts --dc-min-len --boxes --dataset -d --label-map --on-error --resume --retry-failed --workers -j --json --help -h" ;;
             "mertool crop-rois") _mertool_compgen words "--output -o --regions --size --roi-size --frames --keep-frames --from --dataset -d --label-map --workers -j --on-error --resume --retry-failed --data-root --help -h" ;;
@@ -285,6 +308,7 @@ _mertool() {
             "mertool train") _mertool_compgen words "--output -o --devices --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
             "mertool eval-loso") _mertool_compgen words "--output -o --protocol --folds --shard --resume --report-only --workers -j --save-models --no-plots --json --seeds --selection-bias --executor --address --cpus-per-fold --gpus-per-fold --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
             "mertool predict") _mertool_compgen words "--json --device --batch-size -b --dataset -d --data-root --help -h" ;;
+            "mertool spot") _mertool_compgen words "--output -o --kind --method --evaluate --truth --fps --threshold --p --z --micro-window --macro-window --face --detector --dataset -d --limit --json --help -h" ;;
             "mertool compare") _mertool_compgen words "--metric -m --json --help -h" ;;
             "mertool rescore") _mertool_compgen words "--classes --draws --seed --output -o --json --help -h" ;;
             "mertool datasets") _mertool_compgen words "--help -h" ;;
@@ -308,7 +332,7 @@ _mertool() {
         return 0
     fi
     case "$path" in
-        "mertool") _mertool_compgen words "doctor inspect synth detect-faces spot-apex crop-rois flow show train eval-loso predict compare rescore datasets detector models tables" ;;
+        "mertool") _mertool_compgen words "doctor inspect synth detect-faces spot-apex crop-rois flow show train eval-loso predict spot compare rescore datasets detector models tables" ;;
         "mertool inspect")
             case "$npos" in
                 0) _mertool_compgen file ;;
@@ -350,6 +374,10 @@ _mertool() {
             case "$npos" in
                 0) _mertool_compgen file ;;
                 1) _mertool_compgen file ;;
+            esac ;;
+        "mertool spot")
+            case "$npos" in
+                0) _mertool_compgen file ;;
             esac ;;
         "mertool compare")
             case "$npos" in

@@ -35,6 +35,8 @@ function __mertool_path
                 set path 'mertool eval-loso'
             case 'mertool:predict'
                 set path 'mertool predict'
+            case 'mertool:spot'
+                set path 'mertool spot'
             case 'mertool:compare'
                 set path 'mertool compare'
             case 'mertool:rescore'
@@ -75,7 +77,7 @@ function __mertool_path
                 set path 'mertool tables frames-as-samples'
             case 'mertool inspect:--limit' 'mertool inspect:-n'
                 set skip 1
-            case 'mertool synth:--layout' 'mertool synth:-l' 'mertool synth:--subjects' 'mertool synth:-s' 'mertool synth:--clips-per-subject' 'mertool synth:-c' 'mertool synth:--fps' 'mertool synth:--seed' 'mertool synth:--size' 'mertool synth:--photos' 'mertool synth:--photo-dir' 'mertool synth:--truth'
+            case 'mertool synth:--layout' 'mertool synth:-l' 'mertool synth:--subjects' 'mertool synth:-s' 'mertool synth:--clips-per-subject' 'mertool synth:-c' 'mertool synth:--fps' 'mertool synth:--seed' 'mertool synth:--size' 'mertool synth:--photos' 'mertool synth:--photo-dir' 'mertool synth:--truth' 'mertool synth:--duration' 'mertool synth:--videos-per-subject' 'mertool synth:--micro' 'mertool synth:--macro' 'mertool synth:--blinks' 'mertool synth:--head-turns' 'mertool synth:--light-changes'
                 set skip 1
             case 'mertool detect-faces:--output' 'mertool detect-faces:-o' 'mertool detect-faces:--detector' 'mertool detect-faces:--weights' 'mertool detect-faces:--dataset' 'mertool detect-faces:-d' 'mertool detect-faces:--label-map' 'mertool detect-faces:--size' 'mertool detect-faces:--color' 'mertool detect-faces:--align' 'mertool detect-faces:--workers' 'mertool detect-faces:-j' 'mertool detect-faces:--limit' 'mertool detect-faces:--on-error' 'mertool detect-faces:--data-root'
                 set skip 1
@@ -92,6 +94,8 @@ function __mertool_path
             case 'mertool eval-loso:--output' 'mertool eval-loso:-o' 'mertool eval-loso:--protocol' 'mertool eval-loso:--folds' 'mertool eval-loso:--shard' 'mertool eval-loso:--workers' 'mertool eval-loso:-j' 'mertool eval-loso:--seeds' 'mertool eval-loso:--executor' 'mertool eval-loso:--address' 'mertool eval-loso:--cpus-per-fold' 'mertool eval-loso:--gpus-per-fold' 'mertool eval-loso:--arch' 'mertool eval-loso:-a' 'mertool eval-loso:--opt' 'mertool eval-loso:--stages' 'mertool eval-loso:--fusion' 'mertool eval-loso:--attention' 'mertool eval-loso:--branches' 'mertool eval-loso:--input-size' 'mertool eval-loso:--preset' 'mertool eval-loso:--loss' 'mertool eval-loso:--loss-opt' 'mertool eval-loso:--epochs' 'mertool eval-loso:--batch-size' 'mertool eval-loso:-b' 'mertool eval-loso:--lr' 'mertool eval-loso:--optimizer' 'mertool eval-loso:--weight-decay' 'mertool eval-loso:--schedule' 'mertool eval-loso:--step-size' 'mertool eval-loso:--gamma' 'mertool eval-loso:--augment' 'mertool eval-loso:--val-subjects' 'mertool eval-loso:--early-stop' 'mertool eval-loso:--monitor' 'mertool eval-loso:--label-map' 'mertool eval-loso:--norm' 'mertool eval-loso:--device' 'mertool eval-loso:--seed' 'mertool eval-loso:--threads' 'mertool eval-loso:--dataset' 'mertool eval-loso:-d'
                 set skip 1
             case 'mertool predict:--device' 'mertool predict:--batch-size' 'mertool predict:-b' 'mertool predict:--dataset' 'mertool predict:-d' 'mertool predict:--data-root'
+                set skip 1
+            case 'mertool spot:--output' 'mertool spot:-o' 'mertool spot:--kind' 'mertool spot:--method' 'mertool spot:--truth' 'mertool spot:--fps' 'mertool spot:--threshold' 'mertool spot:--p' 'mertool spot:--z' 'mertool spot:--micro-window' 'mertool spot:--macro-window' 'mertool spot:--face' 'mertool spot:--detector' 'mertool spot:--dataset' 'mertool spot:-d' 'mertool spot:--limit'
                 set skip 1
             case 'mertool compare:--metric' 'mertool compare:-m'
                 set skip 1
@@ -138,6 +142,7 @@ complete -c mertool -n '__mertool_at \'mertool\'' -a 'show' -d 'Draw one sample 
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'train' -d 'Train one model on every usable sample of INPUT and save it as a model file.'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'eval-loso' -d 'Evaluate an architecture fold by fold and report pooled UF1, UAR, accuracy, p...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'predict' -d 'Predict the emotion of every sample in INPUT with a model file from \'mertool...'
+complete -c mertool -n '__mertool_at \'mertool\'' -a 'spot' -d 'Find the micro- and macro-expressions in long videos: where they start, peak...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'compare' -d 'Compare two eval-loso results directories fold by fold: for UF1, UAR and accu...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'rescore' -d 'Score per-sample predictions made by any code (a published model\'s outputs, a...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'datasets' -d 'Supported datasets and what a dataset root holds.'
@@ -160,7 +165,7 @@ complete -c mertool -n '__mertool_at \'mertool inspect\'' -l help -s h -d 'Show 
 complete -c mertool -n '__mertool_at \'mertool inspect\'' -F
 
 # mertool synth
-complete -c mertool -n '__mertool_at \'mertool synth\'' -l layout -s l -x -a 'casme2 samm smic megc2019' -d 'Dataset layout; megc2019 writes all three side by side.'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l layout -s l -x -a 'casme2 samm smic megc2019 casme2sq-long samm-long' -d 'Dataset layout; megc2019 writes all three side by side.'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l subjects -s s -x -d 'Pseudo-subjects per dataset.'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l clips-per-subject -s c -x -d 'Clips per subject (classes stay balanced).'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l fps -x -d 'Frame rate; default the dataset\'s own (CASME II, SAMM 200; SMIC-HS 100).'
@@ -170,6 +175,13 @@ complete -c mertool -n '__mertool_at \'mertool synth\'' -l photos -x -a 'astrona
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l photo-dir -x -a '(__fish_complete_directories (commandline -ct))' -d 'Also (or, without --photos, only) use every face dlib finds in the .jpg/.jpeg...'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l truth -r -F -d 'Ground-truth file (default: OUT_DIR/synth_truth.h5).'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l overwrite -d 'Replace synthetic data already in OUT_DIR.'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l duration -x -d 'Long layouts: seconds per video.'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l videos-per-subject -x -d 'Long layouts: videos per subject.'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l micro -x -d 'Long layouts: micro-expressions per video.'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l macro -x -d 'Long layouts: macro-expressions per video.'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l blinks -x -d 'Long layouts: eye blinks per video (distractors).'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l head-turns -x -d 'Long layouts: slow head turns per video (distractors).'
+complete -c mertool -n '__mertool_at \'mertool synth\'' -l light-changes -x -d 'Long layouts: exposure changes per video (distractors).'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l json -d 'Print a JSON object on stdout instead of tables.'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool synth\'' -F
@@ -362,6 +374,26 @@ complete -c mertool -n '__mertool_at \'mertool predict\'' -l dataset -s d -x -a 
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l data-root -r -F -d 'The dataset read at OLD is at NEW here (repeatable); frame files are looked u...'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -F
+
+# mertool spot
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l output -s o -r -F -d 'Where to write (see above); default: print only.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l kind -x -a 'micro macro both' -d 'Which expressions to report.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l method -x -a 'flow lbp' -d 'flow: optical-flow difference (MDMD family); lbp: LBP chi-squared (MEGC basel...'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l evaluate -d 'Score against the ground truth (MEGC protocol).'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l truth -x -d 'Ground truth from mertool synth (default: the release\'s annotation).'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l fps -x -d 'Frame rate (default: the dataset\'s or the video\'s).'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l threshold -x -a 'both megc robust' -d 'megc: mean + p(max - mean); robust: median + z MAD; both: the stricter.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l p -x -d 'p of the megc threshold.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l z -x -d 'z of the robust threshold.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l micro-window -x -d 'Seconds between compared frames, micro pass.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l macro-window -x -d 'Seconds between compared frames, macro pass.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l face -x -d 'Which face to follow: 0 the largest in view, 1 the next, ...'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l detector -x -d 'Face detector (see detect-faces).'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l dataset -s d -x -a 'casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface' -d 'Long-video reader, when INPUT holds several.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l limit -x -d 'Only the first N videos.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l json -d 'Print a JSON object on stdout instead of tables.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -l help -s h -d 'Show this message and exit.'
+complete -c mertool -n '__mertool_at \'mertool spot\'' -F
 
 # mertool compare
 complete -c mertool -n '__mertool_at \'mertool compare\'' -l metric -s m -x -d 'Metric(s) to test: uf1, uar, accuracy (default: all three).'
