@@ -373,15 +373,21 @@ _ZIP_DATE = (2014, 5, 8, 0, 0, 0)
 
 
 def write_xlsx(path: Path, sheet: str, rows: Iterable[list[Any]]) -> None:
-    """Write one sheet with openpyxl, then normalise the package so equal rows give equal bytes
-    (openpyxl stamps the save time into docProps/core.xml and every zip entry)."""
+    """Write one sheet (see :func:`write_book`)."""
+    write_book(path, [(sheet, rows)])
+
+
+def write_book(path: Path, sheets: Iterable[tuple[str, Iterable[Any]]]) -> None:
+    """Write sheets ``(title, rows)`` with openpyxl, then normalise the package so equal rows give
+    equal bytes (openpyxl stamps the save time into docProps/core.xml and every zip entry)."""
     import openpyxl
 
     wb = openpyxl.Workbook()
-    ws = wb.active
-    ws.title = sheet
-    for row in rows:
-        ws.append(row)
+    for i, (title, rows) in enumerate(sheets):
+        ws = wb.active if i == 0 else wb.create_sheet(title)
+        ws.title = title
+        for row in rows:
+            ws.append(list(row))
     buf = io.BytesIO()
     wb.save(buf)
     buf.seek(0)

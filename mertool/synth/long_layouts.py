@@ -32,16 +32,13 @@ Workbooks are byte-for-byte reproducible (fixed dates), as :func:`mertool.synth.
 
 from __future__ import annotations
 
-import io
-import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mertool.datasets.long_videos import Expression
-from mertool.synth.layouts import _ZIP_DATE, FIXED_DATE
+from mertool.datasets.samm_long import COLUMNS as SAMM_COLUMNS
 
 LONG_LAYOUTS = ("casme2sq-long", "samm-long")
 #: the release folder each layout is read from (``root`` in the functions below is that folder)
@@ -74,18 +71,9 @@ CASME_SQ_BOOK = "CAS(ME)^2code_final.xlsx"
 
 SAMM_BOOK = "SAMM_LongVideos_V3_Release.xlsx"
 SAMM_HEADER = (
-    "Subject",
-    "Filename",
-    "Inducement Code",
-    "Onset",
-    "Apex",
-    "Offset",
-    "Duration",
-    "Type",
-    "Action Units",
-    "Notes",
-    "Estimated Emotion",  # not in the real release: the synthetic labels
-)
+    *SAMM_COLUMNS,
+    "Estimated Emotion",
+)  # the last column is not in the real release: the synthetic labels
 SAMM_NOTES = (
     "SAMM Long Videos (synthetic copy written by mertool synth)",
     "Subject: participant number; Filename: <subject>_<inducement>_<n>, one row per movement",
@@ -264,33 +252,7 @@ def _write_samm(root: Path, rows: list[LongVideoRow]) -> Path:
 
 
 def _write_book(path: Path, sheets: Sequence[tuple[str, Sequence[Sequence[Any]]]]) -> None:
-    """Write sheets with openpyxl (``None`` cells blank, strings stay strings: ``'0101'``), then fix
-    the dates in the package so equal rows give equal bytes (as ``layouts.write_xlsx`` does)."""
-    import openpyxl
+    """The workbook, byte-stable (:func:`mertool.synth.layouts.write_book`)."""
+    from mertool.synth.layouts import write_book
 
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for title, table in sheets:
-        ws = wb.create_sheet(title)
-        for row in table:
-            ws.append(list(row))
-    buf = io.BytesIO()
-    wb.save(buf)
-    buf.seek(0)
-    out = io.BytesIO()
-    with zipfile.ZipFile(buf) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = data.decode("utf-8")
-                for tag in ("created", "modified"):
-                    text = re.sub(
-                        rf"(<dcterms:{tag}[^>]*>)[^<]*(</dcterms:{tag}>)", rf"\g<1>{FIXED_DATE}\g<2>", text
-                    )
-                data = text.encode("utf-8")
-            entry = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATE)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = info.external_attr
-            dst.writestr(entry, data)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(out.getvalue())
+    write_book(path, sheets)

@@ -33,6 +33,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -393,7 +394,7 @@ def generate_long(
 
     from mertool.console import progress_task
     from mertool.synth import long_layouts as L
-    from mertool.synth.generate import _mark, _marked, order_sources
+    from mertool.synth.generate import _mark, _marked, _no_progress, order_sources
     from mertool.synth.sources import select_sources
     from mertool.synth.subjects import make_subject
 
@@ -430,7 +431,9 @@ def generate_long(
     rows, truth_videos = [], []
     try:
         total = sum(p.n_frames for p, _ in plans)
-        with progress_task("synth (long videos)", total) if progress else _null() as advance:
+        with (
+            progress_task("synth (long videos)", total) if progress else nullcontext(_no_progress) as advance
+        ):
             for plan, subject in plans:
                 for i, frame in enumerate(render_video(plan, subject, config.seed, gray)):
                     path = L.frame_path(
@@ -473,14 +476,6 @@ def generate_long(
     _mark(out_dir, [final, truth_path])
     result.seconds = time.perf_counter() - started
     return result
-
-
-class _null:
-    def __enter__(self):
-        return lambda n=1, status="": None
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _row(plan: VideoPlan):
