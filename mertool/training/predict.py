@@ -5,6 +5,11 @@ flow/apex/onset/diff inputs, ``crop-rois`` for crops), an earlier stage's file, 
 root / frames folder / video: the missing stages run first with the settings the model file
 recorded (:func:`mertool.training.prepare.prepared_samples`). Everything else (inputs, input size, channels, normalisation statistics,
 classes) comes from the model file.
+
+MODEL is a ``.pt`` from ``mertool train`` or a ``.onnx`` from ``mertool export`` (which carries the
+same metadata); ``runtime="onnx"`` runs the batches through onnxruntime (a ``.pt`` is exported in
+memory first, and checked, by :mod:`mertool.training.export`), with probabilities equal to
+PyTorch's within the export's tolerance.
 """
 
 from __future__ import annotations
@@ -14,6 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from mertool.errors import MertoolError
+
+#: What ``predict --runtime`` runs the model on.
+RUNTIMES = ("torch", "onnx")
+
 
 def predict(
     model_path: str | Path,
@@ -21,21 +31,37 @@ def predict(
     device: str = "cpu",
     batch_size: int = 64,
     dataset: str | None = None,
+    runtime: str | None = None,
 ) -> dict[str, Any]:
     """Predict every usable sample of ``source``; JSON-ready result.
 
-    ``{"model", "arch", "classes", "label_map", "predictions": [{"id", "label", "confidence",
-    "probs": {class: p}, "true"}], "skipped": [[id, reason]], "accuracy": float | None}``
-    (``true``/``accuracy`` where the input carries labels under the model's label map).
+    ``{"model", "arch", "runtime", "classes", "label_map", "predictions": [{"id", "label",
+    "confidence", "probs": {class: p}, "true"}], "skipped": [[id, reason]], "accuracy": float |
+    None}`` (``true``/``accuracy`` where the input carries labels under the model's label map).
+    ``runtime``: ``torch`` or ``onnx``; None: ``onnx`` for a ``.onnx`` MODEL, else ``torch``.
     """
-    from mertool.training.checkpoint import load_model
     from mertool.training.data import BatchSet, Normalizer, load_table
+    from mertool.training.export import is_onnx_file, open_model
     from mertool.training.loop import evaluate
     from mertool.training.prepare import prepared_samples
 
-    mf = load_model(model_path)
+    onnx_file = is_onnx_file(model_path)
+    runtime = runtime or ("onnx" if onnx_file else "torch")
+    if runtime not in RUNTIMES:
+        raise MertoolError(f"unknown runtime {runtime!r}", hint=f"one of: {', '.join(RUNTIMES)}")
+    if onnx_file and runtime != "onnx":
+        raise MertoolError(
+            f"{model_path} is an ONNX file: it runs on onnxruntime only",
+            hint="use --runtime onnx, or give the .pt model file for --runtime torch",
+        )
+    mf = open_model(model_path)
     pre = mf.preprocessing
     classes = mf.classes
+    exported = None
+    if runtime == "onnx" and not onnx_file:  # before the data: a model that cannot be exported stops at once
+        from mertool.training.export import export_model
+
+        exported = export_model(mf, device=device).runner
     with prepared_samples(
         source,
         pre["stage"],
@@ -55,7 +81,7 @@ def predict(
             require_labels=False,
         )
     normalizer = Normalizer.from_dict(pre["normalization"])
-    model = mf.build(device)
+    model = exported if exported is not None else mf.build(device)
     ev = evaluate(model, BatchSet(table, np.arange(len(table)), normalizer), batch_size, device)
     preds = []
     for row, p in zip(ev["rows"], ev["probs"]):
@@ -74,6 +100,7 @@ def predict(
     return {
         "model": str(model_path),
         "arch": mf.arch,
+        "runtime": runtime,
         "options": mf.meta.get("options", {}),
         "classes": classes,
         "label_map": mf.meta.get("label_map"),
@@ -94,6 +121,10 @@ class ClipPredictor:
     and runs the model. ``backend``: ``eager``, ``channels_last``, ``jit`` (traced and frozen
     TorchScript) or ``onnx`` (onnxruntime; outputs equal eager to ~1e-6).
 
+    ``model``: a ``.pt`` model file, or a ``.onnx`` from ``mertool export`` (backend ``onnx``
+    only: it holds no PyTorch weights). A ``.pt`` with backend ``onnx`` is exported in memory
+    and checked by :func:`mertool.training.export.export_model`.
+
     Frames: (H, W[, 3]) uint8, the same size; what detect-faces' aligned crop gives.
     """
 
@@ -104,15 +135,19 @@ class ClipPredictor:
     ):
         import torch
 
-        from mertool.errors import MertoolError
         from mertool.stages.flow import FlowOptions
-        from mertool.training.checkpoint import load_model
         from mertool.training.data import FLOW_INPUTS, Normalizer
+        from mertool.training.export import is_onnx_file, open_model
         from mertool.training.prepare import flow_options
 
         if backend not in self.BACKENDS:
             raise MertoolError(f"unknown backend {backend!r}", hint=f"one of: {', '.join(self.BACKENDS)}")
-        mf = load_model(model)
+        if is_onnx_file(model) and backend != "onnx":
+            raise MertoolError(
+                f"{model} is an ONNX file: it runs with the onnx backend only",
+                hint="use backend='onnx', or give the .pt model file",
+            )
+        mf = open_model(model)
         pre = mf.preprocessing
         self.names = tuple(pre["inputs"])
         if not set(self.names) <= set(FLOW_INPUTS):
@@ -135,7 +170,8 @@ class ClipPredictor:
             torch.set_num_threads(threads)
         self.threads = torch.get_num_threads()
         self.backend = backend
-        self.model = mf.build("cpu")
+        self.model_file = mf
+        self.model = None if is_onnx_file(model) else mf.build("cpu")
         self._run = None
 
     # -- the steps (separately timed by benchmarks/bench_infer.py)
@@ -178,18 +214,19 @@ class ClipPredictor:
     def _compile(self, example: dict[str, np.ndarray]):
         import torch
 
-        model, names = self.model, self.names
+        names = self.names
+        if self.backend == "onnx":
+            from mertool.training.export import export_model
 
-        class Positional(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.model = model
+            if self.model is None:  # a .onnx file
+                runner = self.model_file.runner(threads=self.threads)
+            else:
+                runner = export_model(self.model_file, model=self.model, threads=self.threads).runner
+            return runner.run
 
-            def forward(self, *xs):
-                return self.model(dict(zip(names, xs)))["logits"]
+        from mertool.training.export import logits_module
 
-        wrapper = Positional().eval()
-        tensors = [torch.from_numpy(example[n]) for n in names]
+        wrapper = logits_module(self.model, names)
         if self.backend == "eager":
 
             def run(x):
@@ -207,44 +244,15 @@ class ClipPredictor:
                     ).numpy()
 
             return run
-        if self.backend == "jit":
-            import warnings
+        import warnings
 
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer notes
-                traced = torch.jit.freeze(torch.jit.trace(wrapper, tuple(tensors)))
-
-            def run(x):
-                with torch.inference_mode():
-                    return traced(*[torch.from_numpy(x[n]) for n in names]).numpy()
-
-            return run
-        import tempfile
-
-        import onnxruntime as ort
-
-        with tempfile.TemporaryDirectory(prefix="mertool-onnx-") as tmp:
-            path = Path(tmp) / "model.onnx"
-            import warnings
-
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    wrapper,
-                    tuple(tensors),
-                    str(path),
-                    input_names=list(names),
-                    output_names=["logits"],
-                    dynamo=False,
-                )
-            opts = ort.SessionOptions()
-            opts.intra_op_num_threads = self.threads
-            opts.inter_op_num_threads = 1
-            # no busy-waiting threads after a run: they would steal the cores from the next clip's flow
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        tensors = [torch.from_numpy(example[n]) for n in names]
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer notes
+            traced = torch.jit.freeze(torch.jit.trace(wrapper, tuple(tensors)))
 
         def run(x):
-            return session.run(["logits"], {n: x[n] for n in names})[0]
+            with torch.inference_mode():
+                return traced(*[torch.from_numpy(x[n]) for n in names]).numpy()
 
         return run
