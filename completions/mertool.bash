@@ -35,6 +35,7 @@ _mertool() {
             "mertool:train") path="mertool train"; npos=0; continue ;;
             "mertool:eval-loso") path="mertool eval-loso"; npos=0; continue ;;
             "mertool:predict") path="mertool predict"; npos=0; continue ;;
+            "mertool:export") path="mertool export"; npos=0; continue ;;
             "mertool:spot") path="mertool spot"; npos=0; continue ;;
             "mertool:compare") path="mertool compare"; npos=0; continue ;;
             "mertool:rescore") path="mertool rescore"; npos=0; continue ;;
@@ -64,7 +65,8 @@ _mertool() {
             "mertool show:--output"|"mertool show:-o"|"mertool show:--panels"|"mertool show:--data-root") ((i++)); continue ;;
             "mertool train:--output"|"mertool train:-o"|"mertool train:--devices"|"mertool train:--arch"|"mertool train:-a"|"mertool train:--opt"|"mertool train:--stages"|"mertool train:--fusion"|"mertool train:--attention"|"mertool train:--branches"|"mertool train:--input-size"|"mertool train:--preset"|"mertool train:--loss"|"mertool train:--loss-opt"|"mertool train:--epochs"|"mertool train:--batch-size"|"mertool train:-b"|"mertool train:--lr"|"mertool train:--optimizer"|"mertool train:--weight-decay"|"mertool train:--schedule"|"mertool train:--step-size"|"mertool train:--gamma"|"mertool train:--augment"|"mertool train:--val-subjects"|"mertool train:--early-stop"|"mertool train:--monitor"|"mertool train:--label-map"|"mertool train:--norm"|"mertool train:--device"|"mertool train:--seed"|"mertool train:--threads"|"mertool train:--dataset"|"mertool train:-d") ((i++)); continue ;;
             "mertool eval-loso:--output"|"mertool eval-loso:-o"|"mertool eval-loso:--protocol"|"mertool eval-loso:--folds"|"mertool eval-loso:--shard"|"mertool eval-loso:--workers"|"mertool eval-loso:-j"|"mertool eval-loso:--seeds"|"mertool eval-loso:--executor"|"mertool eval-loso:--address"|"mertool eval-loso:--cpus-per-fold"|"mertool eval-loso:--gpus-per-fold"|"mertool eval-loso:--arch"|"mertool eval-loso:-a"|"mertool eval-loso:--opt"|"mertool eval-loso:--stages"|"mertool eval-loso:--fusion"|"mertool eval-loso:--attention"|"mertool eval-loso:--branches"|"mertool eval-loso:--input-size"|"mertool eval-loso:--preset"|"mertool eval-loso:--loss"|"mertool eval-loso:--loss-opt"|"mertool eval-loso:--epochs"|"mertool eval-loso:--batch-size"|"mertool eval-loso:-b"|"mertool eval-loso:--lr"|"mertool eval-loso:--optimizer"|"mertool eval-loso:--weight-decay"|"mertool eval-loso:--schedule"|"mertool eval-loso:--step-size"|"mertool eval-loso:--gamma"|"mertool eval-loso:--augment"|"mertool eval-loso:--val-subjects"|"mertool eval-loso:--early-stop"|"mertool eval-loso:--monitor"|"mertool eval-loso:--label-map"|"mertool eval-loso:--norm"|"mertool eval-loso:--device"|"mertool eval-loso:--seed"|"mertool eval-loso:--threads"|"mertool eval-loso:--dataset"|"mertool eval-loso:-d") ((i++)); continue ;;
-            "mertool predict:--device"|"mertool predict:--batch-size"|"mertool predict:-b"|"mertool predict:--dataset"|"mertool predict:-d"|"mertool predict:--data-root") ((i++)); continue ;;
+            "mertool predict:--device"|"mertool predict:--batch-size"|"mertool predict:-b"|"mertool predict:--dataset"|"mertool predict:-d"|"mertool predict:--data-root"|"mertool predict:--runtime") ((i++)); continue ;;
+            "mertool export:--output"|"mertool export:-o"|"mertool export:--opset"|"mertool export:--tolerance") ((i++)); continue ;;
             "mertool spot:--output"|"mertool spot:-o"|"mertool spot:--kind"|"mertool spot:--method"|"mertool spot:--truth"|"mertool spot:--fps"|"mertool spot:--threshold"|"mertool spot:--p"|"mertool spot:--z"|"mertool spot:--micro-window"|"mertool spot:--macro-window"|"mertool spot:--face"|"mertool spot:--detector"|"mertool spot:--dataset"|"mertool spot:-d"|"mertool spot:--limit") ((i++)); continue ;;
             "mertool compare:--metric"|"mertool compare:-m") ((i++)); continue ;;
             "mertool rescore:--classes"|"mertool rescore:--draws"|"mertool rescore:--seed"|"mertool rescore:--output"|"mertool rescore:-o") ((i++)); continue ;;
@@ -233,6 +235,10 @@ _mertool() {
         "mertool predict:--batch-size"|"mertool predict:-b") :; return 0 ;;
         "mertool predict:--dataset"|"mertool predict:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool predict:--data-root") _mertool_compgen file; return 0 ;;
+        "mertool predict:--runtime") _mertool_compgen words "torch onnx"; return 0 ;;
+        "mertool export:--output"|"mertool export:-o") _mertool_compgen file; return 0 ;;
+        "mertool export:--opset") :; return 0 ;;
+        "mertool export:--tolerance") :; return 0 ;;
         "mertool spot:--output"|"mertool spot:-o") _mertool_compgen file; return 0 ;;
         "mertool spot:--kind") _mertool_compgen words "micro macro both"; return 0 ;;
         "mertool spot:--method") _mertool_compgen words "flow lbp"; return 0 ;;
@@ -307,7 +313,8 @@ _mertool() {
             "mertool show") _mertool_compgen words "--output -o --panels --list --data-root --help -h" ;;
             "mertool train") _mertool_compgen words "--output -o --devices --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
             "mertool eval-loso") _mertool_compgen words "--output -o --protocol --folds --shard --resume --report-only --workers -j --save-models --no-plots --json --seeds --selection-bias --executor --address --cpus-per-fold --gpus-per-fold --arch -a --opt --stages --fusion --attention --branches --input-size --preset --loss --focal --loss-opt --epochs --batch-size -b --lr --optimizer --weight-decay --schedule --step-size --gamma --augment --val-subjects --early-stop --monitor --recalibrate-bn --no-recalibrate-bn --label-map --norm --device --seed --threads --dataset -d --help -h" ;;
-            "mertool predict") _mertool_compgen words "--json --device --batch-size -b --dataset -d --data-root --help -h" ;;
+            "mertool predict") _mertool_compgen words "--json --device --batch-size -b --dataset -d --data-root --runtime --help -h" ;;
+            "mertool export") _mertool_compgen words "--onnx --output -o --opset --tolerance --json --help -h" ;;
             "mertool spot") _mertool_compgen words "--output -o --kind --method --evaluate --truth --fps --threshold --p --z --micro-window --macro-window --face --detector --dataset -d --limit --json --help -h" ;;
             "mertool compare") _mertool_compgen words "--metric -m --json --help -h" ;;
             "mertool rescore") _mertool_compgen words "--classes --draws --seed --output -o --json --help -h" ;;
@@ -332,7 +339,7 @@ _mertool() {
         return 0
     fi
     case "$path" in
-        "mertool") _mertool_compgen words "doctor inspect synth detect-faces spot-apex crop-rois flow show train eval-loso predict spot compare rescore datasets detector models tables" ;;
+        "mertool") _mertool_compgen words "doctor inspect synth detect-faces spot-apex crop-rois flow show train eval-loso predict export spot compare rescore datasets detector models tables" ;;
         "mertool inspect")
             case "$npos" in
                 0) _mertool_compgen file ;;
@@ -374,6 +381,10 @@ _mertool() {
             case "$npos" in
                 0) _mertool_compgen file ;;
                 1) _mertool_compgen file ;;
+            esac ;;
+        "mertool export")
+            case "$npos" in
+                0) _mertool_compgen file ;;
             esac ;;
         "mertool spot")
             case "$npos" in

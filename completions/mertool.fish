@@ -35,6 +35,8 @@ function __mertool_path
                 set path 'mertool eval-loso'
             case 'mertool:predict'
                 set path 'mertool predict'
+            case 'mertool:export'
+                set path 'mertool export'
             case 'mertool:spot'
                 set path 'mertool spot'
             case 'mertool:compare'
@@ -93,7 +95,9 @@ function __mertool_path
                 set skip 1
             case 'mertool eval-loso:--output' 'mertool eval-loso:-o' 'mertool eval-loso:--protocol' 'mertool eval-loso:--folds' 'mertool eval-loso:--shard' 'mertool eval-loso:--workers' 'mertool eval-loso:-j' 'mertool eval-loso:--seeds' 'mertool eval-loso:--executor' 'mertool eval-loso:--address' 'mertool eval-loso:--cpus-per-fold' 'mertool eval-loso:--gpus-per-fold' 'mertool eval-loso:--arch' 'mertool eval-loso:-a' 'mertool eval-loso:--opt' 'mertool eval-loso:--stages' 'mertool eval-loso:--fusion' 'mertool eval-loso:--attention' 'mertool eval-loso:--branches' 'mertool eval-loso:--input-size' 'mertool eval-loso:--preset' 'mertool eval-loso:--loss' 'mertool eval-loso:--loss-opt' 'mertool eval-loso:--epochs' 'mertool eval-loso:--batch-size' 'mertool eval-loso:-b' 'mertool eval-loso:--lr' 'mertool eval-loso:--optimizer' 'mertool eval-loso:--weight-decay' 'mertool eval-loso:--schedule' 'mertool eval-loso:--step-size' 'mertool eval-loso:--gamma' 'mertool eval-loso:--augment' 'mertool eval-loso:--val-subjects' 'mertool eval-loso:--early-stop' 'mertool eval-loso:--monitor' 'mertool eval-loso:--label-map' 'mertool eval-loso:--norm' 'mertool eval-loso:--device' 'mertool eval-loso:--seed' 'mertool eval-loso:--threads' 'mertool eval-loso:--dataset' 'mertool eval-loso:-d'
                 set skip 1
-            case 'mertool predict:--device' 'mertool predict:--batch-size' 'mertool predict:-b' 'mertool predict:--dataset' 'mertool predict:-d' 'mertool predict:--data-root'
+            case 'mertool predict:--device' 'mertool predict:--batch-size' 'mertool predict:-b' 'mertool predict:--dataset' 'mertool predict:-d' 'mertool predict:--data-root' 'mertool predict:--runtime'
+                set skip 1
+            case 'mertool export:--output' 'mertool export:-o' 'mertool export:--opset' 'mertool export:--tolerance'
                 set skip 1
             case 'mertool spot:--output' 'mertool spot:-o' 'mertool spot:--kind' 'mertool spot:--method' 'mertool spot:--truth' 'mertool spot:--fps' 'mertool spot:--threshold' 'mertool spot:--p' 'mertool spot:--z' 'mertool spot:--micro-window' 'mertool spot:--macro-window' 'mertool spot:--face' 'mertool spot:--detector' 'mertool spot:--dataset' 'mertool spot:-d' 'mertool spot:--limit'
                 set skip 1
@@ -142,6 +146,7 @@ complete -c mertool -n '__mertool_at \'mertool\'' -a 'show' -d 'Draw one sample 
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'train' -d 'Train one model on every usable sample of INPUT and save it as a model file.'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'eval-loso' -d 'Evaluate an architecture fold by fold and report pooled UF1, UAR, accuracy, p...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'predict' -d 'Predict the emotion of every sample in INPUT with a model file from \'mertool...'
+complete -c mertool -n '__mertool_at \'mertool\'' -a 'export' -d 'Write a model file from \'mertool train\' as ONNX, for onnxruntime and other ON...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'spot' -d 'Find the micro- and macro-expressions in long videos: where they start, peak...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'compare' -d 'Compare two eval-loso results directories fold by fold: for UF1, UAR and accu...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'rescore' -d 'Score per-sample predictions made by any code (a published model\'s outputs, a...'
@@ -372,8 +377,18 @@ complete -c mertool -n '__mertool_at \'mertool predict\'' -l device -x -d 'cpu, 
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l batch-size -s b -x -d 'Samples per forward pass.'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l dataset -s d -x -a 'casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface' -d 'Dataset reader when INPUT is a dataset root.'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l data-root -r -F -d 'The dataset read at OLD is at NEW here (repeatable); frame files are looked u...'
+complete -c mertool -n '__mertool_at \'mertool predict\'' -l runtime -x -a 'torch onnx' -d 'torch (default) or onnx (onnxruntime); a .onnx MODEL runs on onnx.'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool predict\'' -F
+
+# mertool export
+complete -c mertool -n '__mertool_at \'mertool export\'' -l onnx -d 'Write ONNX (the one format there is, for now).'
+complete -c mertool -n '__mertool_at \'mertool export\'' -l output -s o -r -F -d 'Where to write it (default: MODEL with .onnx).'
+complete -c mertool -n '__mertool_at \'mertool export\'' -l opset -x -d 'ONNX opset (default: the PyTorch exporter\'s).'
+complete -c mertool -n '__mertool_at \'mertool export\'' -l tolerance -x -d 'Largest accepted |logits(onnxruntime) - logits(PyTorch)| on the check batch.'
+complete -c mertool -n '__mertool_at \'mertool export\'' -l json -d 'Print a JSON object on stdout instead of tables.'
+complete -c mertool -n '__mertool_at \'mertool export\'' -l help -s h -d 'Show this message and exit.'
+complete -c mertool -n '__mertool_at \'mertool export\'' -F
 
 # mertool spot
 complete -c mertool -n '__mertool_at \'mertool spot\'' -l output -s o -r -F -d 'Where to write (see above); default: print only.'

@@ -45,6 +45,7 @@ COMMAND_MODULES = (
     "eval_loso",
     "models",
     "predict",
+    "export",
     "spot",
     "compare",
     "rescore",

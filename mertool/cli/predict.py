@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from mertool.cli.common import DATA_ROOT, JSON
+from mertool.cli.common import DATA_ROOT, JSON, choices
+
+Runtime = choices("Runtime", ("torch", "onnx"))
 
 HELP = """\
 Predict the emotion of every sample in INPUT with a model file from 'mertool train'.
@@ -15,15 +17,23 @@ with the settings recorded in the model file. Input size, normalisation and clas
 model file too. Prints one row per sample (label, confidence, probabilities, and the true label
 where the input has one under the model's label map), or JSON with --json.
 
+MODEL may also be a .onnx written by 'mertool export MODEL.pt --onnx' (it carries the same
+metadata). --runtime onnx runs the batches through onnxruntime (a .pt is exported in memory
+first and checked); its probabilities equal PyTorch's within the export's tolerance (1e-4).
+
 Examples:
 
   mertool predict dfr.pt flow.h5
   mertool predict dfr.pt casme2/ --json > predictions.json
+  mertool predict dfr.pt flow.h5 --runtime onnx
+  mertool predict dfr.onnx flow.h5
 """
 
 
 def predict(
-    model: str = typer.Argument(..., metavar="MODEL", help="Model file written by mertool train."),
+    model: str = typer.Argument(
+        ..., metavar="MODEL", help="Model file written by mertool train, or a .onnx from mertool export."
+    ),
     input: str = typer.Argument(
         "-", metavar="[INPUT]", help="Sample file, dataset root, frames folder or video; '-' for stdin."
     ),
@@ -34,6 +44,13 @@ def predict(
         None, "--dataset", "-d", metavar="NAME", help="Dataset reader when INPUT is a dataset root."
     ),
     data_root: list[str] | None = DATA_ROOT,
+    runtime: Runtime | None = typer.Option(  # type: ignore[valid-type]
+        None,
+        "--runtime",
+        help="torch (default) or onnx (onnxruntime); a .onnx MODEL runs on onnx.",
+        show_default=False,
+        case_sensitive=False,
+    ),
 ) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -46,11 +63,19 @@ def predict(
 
     dev = resolve_device(device)[0]
     with data_roots(data_root):
-        result = run_predict(model, input, device=dev, batch_size=batch_size, dataset=dataset)
+        result = run_predict(
+            model,
+            input,
+            device=dev,
+            batch_size=batch_size,
+            dataset=dataset,
+            runtime=runtime.value if runtime is not None else None,
+        )
     if json_out:
         print_json(result)
         return
-    table = Table(title=f"{result['arch']} predictions ({result['label_map']})")
+    on = " on onnxruntime" if result["runtime"] == "onnx" else ""
+    table = Table(title=f"{result['arch']} predictions ({result['label_map']}){on}")
     table.add_column("sample")
     table.add_column("predicted")
     table.add_column("confidence", justify="right")
