@@ -37,6 +37,7 @@ _mertool() {
             "mertool:predict") path="mertool predict"; npos=0; continue ;;
             "mertool:export") path="mertool export"; npos=0; continue ;;
             "mertool:spot") path="mertool spot"; npos=0; continue ;;
+            "mertool:analyze") path="mertool analyze"; npos=0; continue ;;
             "mertool:compare") path="mertool compare"; npos=0; continue ;;
             "mertool:rescore") path="mertool rescore"; npos=0; continue ;;
             "mertool:datasets") path="mertool datasets"; npos=0; continue ;;
@@ -68,6 +69,7 @@ _mertool() {
             "mertool predict:--device"|"mertool predict:--batch-size"|"mertool predict:-b"|"mertool predict:--dataset"|"mertool predict:-d"|"mertool predict:--data-root"|"mertool predict:--runtime") ((i++)); continue ;;
             "mertool export:--output"|"mertool export:-o"|"mertool export:--opset"|"mertool export:--tolerance") ((i++)); continue ;;
             "mertool spot:--output"|"mertool spot:-o"|"mertool spot:--kind"|"mertool spot:--method"|"mertool spot:--truth"|"mertool spot:--fps"|"mertool spot:--threshold"|"mertool spot:--p"|"mertool spot:--z"|"mertool spot:--micro-window"|"mertool spot:--macro-window"|"mertool spot:--face"|"mertool spot:--detector"|"mertool spot:--dataset"|"mertool spot:-d"|"mertool spot:--limit") ((i++)); continue ;;
+            "mertool analyze:--output"|"mertool analyze:-o"|"mertool analyze:--model"|"mertool analyze:-m"|"mertool analyze:--runtime"|"mertool analyze:--fps"|"mertool analyze:--kind"|"mertool analyze:--face"|"mertool analyze:--webcam"|"mertool analyze:--seconds"|"mertool analyze:--dataset"|"mertool analyze:-d") ((i++)); continue ;;
             "mertool compare:--metric"|"mertool compare:-m") ((i++)); continue ;;
             "mertool rescore:--classes"|"mertool rescore:--draws"|"mertool rescore:--seed"|"mertool rescore:--output"|"mertool rescore:-o") ((i++)); continue ;;
             "mertool datasets info:--dataset"|"mertool datasets info:-d") ((i++)); continue ;;
@@ -253,6 +255,15 @@ _mertool() {
         "mertool spot:--detector") :; return 0 ;;
         "mertool spot:--dataset"|"mertool spot:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool spot:--limit") :; return 0 ;;
+        "mertool analyze:--output"|"mertool analyze:-o") _mertool_compgen file; return 0 ;;
+        "mertool analyze:--model"|"mertool analyze:-m") :; return 0 ;;
+        "mertool analyze:--runtime") _mertool_compgen words "torch onnx"; return 0 ;;
+        "mertool analyze:--fps") :; return 0 ;;
+        "mertool analyze:--kind") _mertool_compgen words "micro macro both"; return 0 ;;
+        "mertool analyze:--face") :; return 0 ;;
+        "mertool analyze:--webcam") :; return 0 ;;
+        "mertool analyze:--seconds") :; return 0 ;;
+        "mertool analyze:--dataset"|"mertool analyze:-d") _mertool_compgen words "casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface"; return 0 ;;
         "mertool compare:--metric"|"mertool compare:-m") :; return 0 ;;
         "mertool rescore:--classes") :; return 0 ;;
         "mertool rescore:--draws") :; return 0 ;;
@@ -316,6 +327,7 @@ _mertool() {
             "mertool predict") _mertool_compgen words "--json --device --batch-size -b --dataset -d --data-root --runtime --help -h" ;;
             "mertool export") _mertool_compgen words "--onnx --output -o --opset --tolerance --json --help -h" ;;
             "mertool spot") _mertool_compgen words "--output -o --kind --method --evaluate --truth --fps --threshold --p --z --micro-window --macro-window --face --detector --dataset -d --limit --json --help -h" ;;
+            "mertool analyze") _mertool_compgen words "--output -o --model -m --runtime --fps --kind --face --no-video --webcam --seconds --dataset -d --json --help -h" ;;
             "mertool compare") _mertool_compgen words "--metric -m --json --help -h" ;;
             "mertool rescore") _mertool_compgen words "--classes --draws --seed --output -o --json --help -h" ;;
             "mertool datasets") _mertool_compgen words "--help -h" ;;
@@ -339,7 +351,7 @@ _mertool() {
         return 0
     fi
     case "$path" in
-        "mertool") _mertool_compgen words "doctor inspect synth detect-faces spot-apex crop-rois flow show train eval-loso predict export spot compare rescore datasets detector models tables" ;;
+        "mertool") _mertool_compgen words "doctor inspect synth detect-faces spot-apex crop-rois flow show train eval-loso predict export spot analyze compare rescore datasets detector models tables" ;;
         "mertool inspect")
             case "$npos" in
                 0) _mertool_compgen file ;;
@@ -387,6 +399,10 @@ _mertool() {
                 0) _mertool_compgen file ;;
             esac ;;
         "mertool spot")
+            case "$npos" in
+                0) _mertool_compgen file ;;
+            esac ;;
+        "mertool analyze")
             case "$npos" in
                 0) _mertool_compgen file ;;
             esac ;;

@@ -39,6 +39,8 @@ function __mertool_path
                 set path 'mertool export'
             case 'mertool:spot'
                 set path 'mertool spot'
+            case 'mertool:analyze'
+                set path 'mertool analyze'
             case 'mertool:compare'
                 set path 'mertool compare'
             case 'mertool:rescore'
@@ -101,6 +103,8 @@ function __mertool_path
                 set skip 1
             case 'mertool spot:--output' 'mertool spot:-o' 'mertool spot:--kind' 'mertool spot:--method' 'mertool spot:--truth' 'mertool spot:--fps' 'mertool spot:--threshold' 'mertool spot:--p' 'mertool spot:--z' 'mertool spot:--micro-window' 'mertool spot:--macro-window' 'mertool spot:--face' 'mertool spot:--detector' 'mertool spot:--dataset' 'mertool spot:-d' 'mertool spot:--limit'
                 set skip 1
+            case 'mertool analyze:--output' 'mertool analyze:-o' 'mertool analyze:--model' 'mertool analyze:-m' 'mertool analyze:--runtime' 'mertool analyze:--fps' 'mertool analyze:--kind' 'mertool analyze:--face' 'mertool analyze:--webcam' 'mertool analyze:--seconds' 'mertool analyze:--dataset' 'mertool analyze:-d'
+                set skip 1
             case 'mertool compare:--metric' 'mertool compare:-m'
                 set skip 1
             case 'mertool rescore:--classes' 'mertool rescore:--draws' 'mertool rescore:--seed' 'mertool rescore:--output' 'mertool rescore:-o'
@@ -148,6 +152,7 @@ complete -c mertool -n '__mertool_at \'mertool\'' -a 'eval-loso' -d 'Evaluate an
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'predict' -d 'Predict the emotion of every sample in INPUT with a model file from \'mertool...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'export' -d 'Write a model file from \'mertool train\' as ONNX, for onnxruntime and other ON...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'spot' -d 'Find the micro- and macro-expressions in long videos: where they start, peak...'
+complete -c mertool -n '__mertool_at \'mertool\'' -a 'analyze' -d 'Analyse your own video: spot the micro- and macro-expressions (see \'mertool s...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'compare' -d 'Compare two eval-loso results directories fold by fold: for UF1, UAR and accu...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'rescore' -d 'Score per-sample predictions made by any code (a published model\'s outputs, a...'
 complete -c mertool -n '__mertool_at \'mertool\'' -a 'datasets' -d 'Supported datasets and what a dataset root holds.'
@@ -409,6 +414,21 @@ complete -c mertool -n '__mertool_at \'mertool spot\'' -l limit -x -d 'Only the 
 complete -c mertool -n '__mertool_at \'mertool spot\'' -l json -d 'Print a JSON object on stdout instead of tables.'
 complete -c mertool -n '__mertool_at \'mertool spot\'' -l help -s h -d 'Show this message and exit.'
 complete -c mertool -n '__mertool_at \'mertool spot\'' -F
+
+# mertool analyze
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l output -s o -r -F -d 'Folder for the timeline files.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l model -s m -x -d 'Model file (.pt from train, or .onnx) to recognise micro-expressions.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l runtime -x -a 'torch onnx' -d 'torch, or onnx (onnxruntime).'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l fps -x -d 'Frame rate (needed for a folder of frames).'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l kind -x -a 'micro macro both' -d 'Which expressions to spot.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l face -x -d 'Which face to follow: 0 the largest in view, 1 the next, ...'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l no-video -d 'Do not write annotated.mp4.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l webcam -x -d 'Record from camera N instead of reading a file.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l seconds -x -d 'With --webcam: how long to record.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l dataset -s d -x -a 'casme casme2 casme2-cropped casme2sq casme2sq-all casme3 ckplus megc2019 mmew rafdb rafdb-original samm smic smic-cropped smic-e smic-e-nir smic-e-vis smic-nir smic-nir-cropped smic-vis smic-vis-cropped widerface' -d 'Long-video reader, when the input holds several.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l json -d 'Print a JSON object on stdout instead of tables.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -l help -s h -d 'Show this message and exit.'
+complete -c mertool -n '__mertool_at \'mertool analyze\'' -F
 
 # mertool compare
 complete -c mertool -n '__mertool_at \'mertool compare\'' -l metric -s m -x -d 'Metric(s) to test: uf1, uar, accuracy (default: all three).'

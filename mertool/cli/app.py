@@ -47,6 +47,7 @@ COMMAND_MODULES = (
     "predict",
     "export",
     "spot",
+    "analyze",
     "compare",
     "rescore",
     "tables",

@@ -1,0 +1,122 @@
+"""mertool analyze: spot, recognise with a model (PyTorch and onnxruntime), timeline files, MP4."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+from helpers_training import TINY, write_flow_file
+from typer.testing import CliRunner
+
+from mertool.cli.app import app
+
+
+@pytest.fixture(scope="module")
+def frames_dir(tmp_path_factory):
+    """An 8 s, 30 fps synthetic long video (2 micro-expressions, a blink) as JPEG frames."""
+    from mertool.synth.generate import order_sources
+    from mertool.synth.long_video import LongSynthConfig, plan_video, render_video
+    from mertool.synth.sources import select_sources
+    from mertool.synth.subjects import make_subject
+
+    cfg = LongSynthConfig(duration_s=8.0, seed=31, micro=2, macro=0, blinks=1, head_turns=0, light_changes=0)
+    src = order_sources(select_sources(("zidane",), None), cfg.seed)
+    subject = make_subject(0, src[0], cfg.size, np.random.default_rng(2))
+    plan = plan_video(cfg, subject, 0, 15, 1, 30.0)
+    folder = tmp_path_factory.mktemp("video") / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(render_video(plan, subject, cfg.seed)):
+        cv2.imwrite(str(folder / f"img{i + 1:04d}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A tiny model file on flow-stage inputs (flow + apex) and its ONNX export."""
+    from mertool.training import export as E
+
+    d = tmp_path_factory.mktemp("model")
+    flow = write_flow_file(d / "flow.h5", subjects=3, per_class=2, size=16)
+    pt = d / "tiny.pt"
+    r = CliRunner().invoke(
+        app, ["train", str(flow), "--arch", TINY, "--epochs", "1", "--input-size", "16", "-o", str(pt)]
+    )
+    assert r.exit_code == 0, r.output
+    onnx = d / "tiny.onnx"
+    E.export_onnx(pt, onnx)
+    return pt, onnx
+
+
+def _run(*args):
+    r = CliRunner().invoke(app, ["analyze", *map(str, args)])
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def test_analyze_writes_the_timeline_and_a_playable_mp4(frames_dir, models, tmp_path):
+    pt, _ = models
+    out = tmp_path / "out"
+    _run(frames_dir, "--fps", "30", "--model", pt, "-o", out)
+    timeline = json.loads((out / "timeline.json").read_text())
+    assert timeline["frames"] == 240 and timeline["duration_s"] == pytest.approx(8.0)
+    micro = [r for r in timeline["intervals"] if r["kind"] == "micro"]
+    assert micro, "the two micro-expressions of the video: at least one spotted"
+    for row, probs in zip(timeline["intervals"], timeline["probabilities"]):
+        assert row["start_frame"] <= row["apex_frame"] <= row["end_frame"]
+        assert row["start_s"] == pytest.approx((row["start_frame"] - 1) / 30, abs=1e-3)
+        if row["kind"] == "micro":
+            assert row["label"] in timeline["classes"] and 0 < row["confidence"] <= 1
+            assert sum(probs.values()) == pytest.approx(1.0, abs=1e-5)
+            assert probs[row["label"]] == pytest.approx(row["confidence"], abs=1e-6)
+    rows = list(csv.DictReader((out / "timeline.csv").open()))
+    assert [r["start_frame"] for r in rows] == [str(r["start_frame"]) for r in timeline["intervals"]]
+    png = cv2.imread(str(out / "timeline.png"))
+    assert png is not None and png.shape[1] > 600
+    cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+    assert cap.isOpened() and int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 240
+    ok, frame = cap.read()
+    assert ok and frame.shape[:2] == (240, 320)
+    cap.release()
+    assert not list(out.glob(".*partial*"))
+
+
+def test_onnx_runtime_gives_the_same_labels(frames_dir, models, tmp_path):
+    pt, onnx = models
+    _run(frames_dir, "--fps", "30", "--model", pt, "-o", tmp_path / "a", "--no-video")
+    _run(frames_dir, "--fps", "30", "--model", onnx, "--runtime", "onnx", "-o", tmp_path / "b", "--no-video")
+    a = json.loads((tmp_path / "a" / "timeline.json").read_text())
+    b = json.loads((tmp_path / "b" / "timeline.json").read_text())
+    assert [r["label"] for r in a["intervals"]] == [r["label"] for r in b["intervals"]]
+    for pa, pb in zip(a["probabilities"], b["probabilities"]):
+        if pa is not None:
+            assert max(abs(pa[k] - pb[k]) for k in pa) < 1e-4
+    assert not (tmp_path / "a" / "annotated.mp4").exists()
+
+
+def test_without_a_model_it_spots_only(frames_dir, tmp_path):
+    _run(frames_dir, "--fps", "30", "-o", tmp_path, "--no-video")
+    timeline = json.loads((tmp_path / "timeline.json").read_text())
+    assert timeline["model"] is None and all(r["label"] is None for r in timeline["intervals"])
+
+
+def test_a_model_for_other_inputs_is_refused_before_any_frame(frames_dir, tmp_path, monkeypatch):
+    import mertool.face.video as FV
+
+    def never(*a, **k):
+        raise AssertionError("a frame was read")
+
+    monkeypatch.setattr(FV, "follow_video", never)
+    missing = CliRunner().invoke(app, ["analyze", str(frames_dir), "--fps", "30", "--model", str(tmp_path / "x.pt")])
+    assert missing.exit_code != 0 and "no such model file" in missing.output
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a model")
+    r = CliRunner().invoke(app, ["analyze", str(frames_dir), "--fps", "30", "--model", str(bogus)])
+    assert r.exit_code != 0 and "bogus.pt" in r.output
+
+
+def test_webcam_that_is_not_there_says_so(tmp_path):
+    r = CliRunner().invoke(app, ["analyze", "--webcam", "9", "--seconds", "1", "-o", str(tmp_path)])
+    assert r.exit_code != 0 and "camera 9 cannot be opened" in r.output
