@@ -109,7 +109,9 @@ def test_a_model_for_other_inputs_is_refused_before_any_frame(frames_dir, tmp_pa
         raise AssertionError("a frame was read")
 
     monkeypatch.setattr(FV, "follow_video", never)
-    missing = CliRunner().invoke(app, ["analyze", str(frames_dir), "--fps", "30", "--model", str(tmp_path / "x.pt")])
+    missing = CliRunner().invoke(
+        app, ["analyze", str(frames_dir), "--fps", "30", "--model", str(tmp_path / "x.pt")]
+    )
     assert missing.exit_code != 0 and "no such model file" in missing.output
     bogus = tmp_path / "bogus.pt"
     bogus.write_bytes(b"not a model")
@@ -120,3 +122,63 @@ def test_a_model_for_other_inputs_is_refused_before_any_frame(frames_dir, tmp_pa
 def test_webcam_that_is_not_there_says_so(tmp_path):
     r = CliRunner().invoke(app, ["analyze", "--webcam", "9", "--seconds", "1", "-o", str(tmp_path)])
     assert r.exit_code != 0 and "camera 9 cannot be opened" in r.output
+
+
+def test_a_face_lost_for_a_second_is_a_gap_and_the_rest_is_analysed(frames_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "occluded"
+    shutil.copytree(frames_dir, folder)
+    for n in range(101, 131):  # one second without a face (a hand in front of it)
+        cv2.imwrite(str(folder / f"img{n:04d}.jpg"), np.full((240, 320, 3), 90, np.uint8))
+    r = _run(folder, "--fps", "30", "-o", tmp_path / "out", "--no-video")
+    timeline = json.loads((tmp_path / "out" / "timeline.json").read_text())
+    (gap,) = timeline["gaps"]
+    assert gap["first"] <= 101 and gap["last"] >= 130 and gap["last"] - gap["first"] < 40
+    assert "no face" in r.output.replace("\n", " ")
+    for row in timeline["intervals"]:  # nothing spotted across the gap
+        assert row["end_frame"] < gap["first"] or row["start_frame"] > gap["last"]
+    assert timeline["frames"] == 240
+
+
+def test_a_second_person_in_view_the_main_face_by_default_the_other_with_face_1(frames_dir, tmp_path):
+    folder = tmp_path / "two"
+    folder.mkdir()
+    files = sorted(frames_dir.glob("*.jpg"))[:60]
+    for f in files:
+        big = cv2.imread(str(f))
+        small = cv2.resize(big, (240, 180))  # the same person, further away, on the right
+        canvas = np.full((240, 560, 3), 128, np.uint8)
+        canvas[:, :320] = big
+        canvas[30:210, 320:560] = small
+        cv2.imwrite(str(folder / f.name), canvas)
+    for face, side in ((0, "left"), (1, "right")):
+        out = tmp_path / f"face{face}"
+        _run(folder, "--fps", "30", "-o", out, "--face", face)
+        first = json.loads((out / "timeline.json").read_text())
+        assert first["faces_in_first_frame"] == 2
+        cap = cv2.VideoCapture(str(out / "annotated.mp4"))
+        ok, frame = cap.read()
+        cap.release()
+        assert ok
+        # the drawn box: the green/coloured rectangle lies on the followed person's side
+        diff = np.abs(frame.astype(int) - cv2.imread(str(folder / files[0].name)).astype(int)).sum(axis=2)
+        ys, xs = np.nonzero(diff > 150)
+        xs = xs[ys > 40]  # below the time stamp
+        assert len(xs) and ((xs.mean() < 320) if side == "left" else (xs.mean() > 320)), (face, xs.mean())
+
+
+def test_a_video_opencv_cannot_open_is_named(tmp_path):
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"\x00\x00\x00\x18ftypmp42 this is not a video")
+    r = CliRunner().invoke(app, ["analyze", str(bad), "--fps", "30", "-o", str(tmp_path / "out")])
+    assert r.exit_code != 0 and "broken.mp4" in r.output
+
+
+def test_a_video_without_a_face_fails_naming_it(tmp_path):
+    folder = tmp_path / "empty_room"
+    folder.mkdir()
+    for i in range(10):
+        cv2.imwrite(str(folder / f"img{i + 1:03d}.jpg"), np.full((240, 320, 3), 100, np.uint8))
+    r = CliRunner().invoke(app, ["analyze", str(folder), "--fps", "30", "-o", str(tmp_path / "out")])
+    assert r.exit_code != 0 and "empty_room" in r.output and "no face in any of its 10 frames" in r.output

@@ -86,6 +86,8 @@ def analyze(
         SpotOptions(kind=kind.value, face=face), model, runtime.value, video=not no_video
     )
     results = run(source, output, options, fps=fps, dataset=dataset)
+    if results and all(r.error for r in results):
+        raise MertoolError(results[0].error, hint="check that the video shows a face (mertool spot --help)")
     if json_out:
         print_json(
             [{"video": r.video, "folder": str(r.folder), "error": r.error, **r.timeline} for r in results]
