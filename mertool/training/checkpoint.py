@@ -34,11 +34,11 @@ MODEL_FORMAT = "mertool-model"
 MODEL_FORMAT_VERSION = 1
 
 
-@dataclass
-class ModelFile:
-    path: Path
-    meta: dict[str, Any]  # everything but the weights
-    state_dict: dict[str, Any]
+class ModelMeta:
+    """What a model file says about its model, read from its ``meta`` dict (shared by the
+    ``.pt`` model file and its ONNX export)."""
+
+    meta: dict[str, Any]
 
     @property
     def arch(self) -> str:
@@ -51,6 +51,13 @@ class ModelFile:
     @property
     def preprocessing(self) -> dict[str, Any]:
         return self.meta["preprocessing"]
+
+
+@dataclass
+class ModelFile(ModelMeta):
+    path: Path
+    meta: dict[str, Any]  # everything but the weights
+    state_dict: dict[str, Any]
 
     def build(self, device: str = "cpu"):
         """The model with its weights, in eval mode."""

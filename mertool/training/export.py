@@ -31,6 +31,7 @@ import numpy as np
 
 from mertool import __version__
 from mertool.errors import MertoolError
+from mertool.training.checkpoint import ModelMeta
 
 #: The largest absolute difference of the logits accepted between onnxruntime and PyTorch.
 TOLERANCE = 1e-4
@@ -297,25 +298,13 @@ def max_abs_difference(
 
 
 @dataclass
-class OnnxModelFile:
+class OnnxModelFile(ModelMeta):
     """A ``.onnx`` written by :func:`export_onnx`: the graph and the model file's metadata
     (``meta``: the same keys as :class:`~mertool.training.checkpoint.ModelFile`'s, plus ``onnx``)."""
 
     path: Path
     meta: dict[str, Any]
     model_bytes: bytes
-
-    @property
-    def arch(self) -> str:
-        return self.meta["arch"]
-
-    @property
-    def classes(self) -> list[str]:
-        return list(self.meta["classes"])
-
-    @property
-    def preprocessing(self) -> dict[str, Any]:
-        return self.meta["preprocessing"]
 
     def runner(self, threads: int = 0, device: str = "cpu") -> OnnxRunner:
         return OnnxRunner(onnx_session(self.model_bytes, threads, device), self.preprocessing["inputs"])
