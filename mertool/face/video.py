@@ -109,17 +109,20 @@ def follow_video(
     mats: list[np.ndarray] = []
     labels: list[str] = []
     blank = np.zeros((size, size), np.uint8)
+    def no_face(number: int) -> None:
+        numbers.append(int(number))
+        faces.append(blank)
+        points.append(nan)
+        mats.append(nan_m)
+        valid.append(False)
+
     for i, (number, label, image) in enumerate(frames):
         if on_frame is not None:
             on_frame(i)
         labels.append(str(label))
         if image is None:  # a frame that could not be read: a gap, not the end of the video
             whys.setdefault(i, f"cannot read {label}")
-            numbers.append(int(number))
-            faces.append(blank)
-            points.append(nan)
-            mats.append(nan_m)
-            valid.append(False)
+            no_face(number)
             continue
         gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         if shape is None:
@@ -137,11 +140,7 @@ def follow_video(
                 if lost_why is None:
                     lost_why, lost_since = exc.why, i
         if found is None:
-            numbers.append(int(number))
-            faces.append(blank)
-            points.append(nan)
-            mats.append(nan_m)
-            valid.append(False)
+            no_face(number)
             continue
         numbers.append(int(number))
         if (lost_why is not None and ref is not None) or found.redetected:
