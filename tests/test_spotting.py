@@ -252,3 +252,66 @@ def test_synth_long_then_spot_evaluate_end_to_end(tmp_path):
     assert scores["micro"]["tp"] + scores["micro"]["fn"] == 3  # every annotated micro-expression was read
     assert scores["macro"]["tp"] + scores["macro"]["fn"] == 1
     assert scores["micro"]["tp"] >= 1  # loose; make bench-video measures F1 on more videos
+
+
+# ------------------------------------------------------------------------------------------------
+# the displacement from the neutral face: extents and one spot per movement (hand-computed)
+
+
+def test_extent_runs_from_the_highest_point_to_where_the_displacement_falls():
+    d = np.full(30, 0.1)
+    d[10:21] = [0.2, 0.5, 1.0, 1.1, 1.1, 1.1, 1.0, 0.6, 0.3, 0.15, 0.1]
+    # base 0.1 (the median), peak 1.1 at 13 (the first of the hold), level 0.1 + 0.2 * 1.0 = 0.3
+    assert SP.extent(d, 12, 2, fall=0.2) == (13, 11, 17)  # d > 0.3 on 11..17 (d[18] = 0.3 is not)
+    # search 0: the apex itself, level 0.1 + 0.2 * 0.9 = 0.28, which d[18] = 0.3 passes
+    assert SP.extent(d, 12, 0, fall=0.2) == (12, 11, 18)
+    assert SP.extent(d, 12, 2, fall=0.2, reach=1) == (13, 12, 14)
+    valid = np.ones(30, bool)
+    valid[15] = False
+    assert SP.extent(d, 12, 2, fall=0.2, valid=valid) == (13, 11, 14)  # a lost face ends it
+    assert SP.extent(d, 12, 2, fall=0.2, base=0.0) == (13, 11, 18)  # level 0.22: d[10] = 0.2 is under
+
+
+def test_run_peaks_one_per_run_above_the_level():
+    d = np.array([0, 2, 3, 2, 0, 0, 5, 0, 1, 4, 4, 1], float)
+    assert SP.run_peaks(d, 1.5) == [2, 6, 9]
+    valid = np.ones(12, bool)
+    valid[2] = False
+    assert SP.run_peaks(d, 1.5, valid) == [1, 3, 6, 9]  # the lost frame splits the first run
+    assert SP.run_peaks(d, 9.0) == []
+
+
+def test_merge_movements_keeps_the_highest_of_one_movement():
+    spots = [
+        SP.Spot(10, 12, 14, 1.0),  # a micro spot on the rise of the macro movement below
+        SP.Spot(10, 30, 60, 2.0, "macro"),
+        SP.Spot(12, 20, 58, 0.5),  # the same movement from the other pass
+        SP.Spot(70, 72, 74, 1.0, "macro"),  # short: micro
+        SP.Spot(59, 62, 66, 1.0),  # overlaps 58..60 = 2 frames, under half of its 8: another movement
+    ]
+    merged = SP.merge_movements(spots, [0.5, 1.0, 0.9, 0.3, 0.4], max_micro=15)
+    assert [(s.onset, s.offset, s.kind) for s in merged] == [
+        (10, 60, "macro"),
+        (59, 66, "micro"),
+        (70, 74, "micro"),
+    ]
+
+
+def test_normalise_exposure_removes_a_gain_and_offset():
+    face = (np.random.default_rng(2).random((16, 16)) * 100 + 50).astype(np.uint8)
+    brighter = (face.astype(np.float32) * 1.1 + 8).clip(0, 255).astype(np.uint8)
+    a, b = SF.normalise_exposure(face), SF.normalise_exposure(brighter)
+    assert abs(float(a.mean()) - 128) < 1 and abs(float(a.std()) - 40) < 1
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 2
+
+
+def test_neutral_displacement_is_zero_at_rest_and_holds_with_the_expression():
+    faces = _blob_video(n=60, apex=30, amp=4.0)
+    faces[26:35] = faces[30]  # hold the apex for 9 frames
+    blocks = SF.block_grid(64, 4)
+    d = SP.top_mean(SF.neutral_displacement(faces, blocks, 20), 0.2)
+    assert d[:20].max() < 0.3 and d[45:].max() < 0.3  # at rest (away from the movement)
+    assert d[26:35].min() > 0.5  # the whole hold is displaced, not only its edges
+    valid = np.ones(60, bool)
+    valid[30] = False
+    assert SP.top_mean(SF.neutral_displacement(faces, blocks, 20, valid=valid), 0.2)[30] == 0.0

@@ -15,8 +15,10 @@ Every frame's face is followed (re-detected when lost) and registered to the fir
 hundredth of a pixel; the face off the eyes is cut into blocks; each frame is compared with the
 frames a window before and after it (optical flow, or LBP histograms: the MEGC baseline), a short
 window for micro- and a long one for macro-expressions, sized from the frame rate; peaks above a
-threshold from the video's own statistics are spotted. Blinks (eyes left out), head turns and
-changes of light (slow and steady: they cancel) are not expressions.
+threshold from the video's own statistics are spotted, each confirmed and measured (onset to
+offset) on the displacement from the face at rest (the flow to the median face of the seconds
+around it). Blinks (eyes left out), head turns and changes of light (slow and steady: they
+cancel) are not expressions.
 
 INPUT is a long-video release as shipped (CAS(ME)^2 rawpic, SAMM long videos, SMIC-E, CAS(ME)^3
 part A), a folder of frames (with --fps) or a video file. -o X.h5 writes X.json (intervals, per
@@ -72,9 +74,11 @@ def spot(
         None, "--fps", help="Frame rate (default: the dataset's or the video's).", show_default=False
     ),
     rule: RuleChoice = typer.Option(
-        RuleChoice.both,
+        None,
         "--threshold",
-        help="megc: mean + p(max - mean); robust: median + z MAD; both: the stricter.",
+        help="megc: mean + p(max - mean); robust: median + z MAD; both: the stricter. "
+        "Default: both for flow, megc for lbp (the MEGC baseline's).",
+        show_default=False,
     ),
     p: float = typer.Option(0.3, "--p", min=0.0, max=1.0, help="p of the megc threshold."),
     z: float = typer.Option(4.0, "--z", min=0.0, help="z of the robust threshold."),
@@ -100,7 +104,7 @@ def spot(
     from mertool.store.provenance import command_line
 
     options = SpotOptions(
-        method=method.value, kind=kind.value, rule=rule.value, p=p, z=z, micro_window_s=micro_window,
+        method=method.value, kind=kind.value, rule=None if rule is None else rule.value, p=p, z=z, micro_window_s=micro_window,
         macro_window_s=macro_window, face=face, detector=detector,
     )  # fmt: skip
     result = run(

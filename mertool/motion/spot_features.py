@@ -12,6 +12,11 @@ mean of the frames ``k`` before and after it, (T, B) float64:
   back towards the neutral face at an expression's apex. Each flow has the face's median motion
   taken out (what the alignment left of the head's), and the block value is the mean length of
   the sum: the main-directional motion magnitude of the MDMD family.
+
+And one curve that is not a difference between frames but a displacement from the neutral face,
+for the extent of a spotted movement (:func:`neutral_displacement`): the flow from each frame to
+the per-pixel median of the faces around it (exposure-normalised), whose block value is 0 while
+the face is at rest and rises and falls with an expression however long it holds its apex.
 """
 
 from __future__ import annotations
@@ -113,6 +118,48 @@ def flow_difference(faces: np.ndarray, blocks: np.ndarray, k: int) -> np.ndarray
         a, b = faces[max(0, t - k)], faces[min(n - 1, t + k)]
         s = _flow(dis, faces[t], a) + _flow(dis, faces[t], b)
         out[t] = block_means(np.hypot(s[..., 0], s[..., 1]), blocks)
+    return out
+
+
+def normalise_exposure(face: np.ndarray, mean: float = 128.0, std: float = 40.0) -> np.ndarray:
+    """(S, S) uint8 ``face`` scaled to a fixed mean and standard deviation: a change of exposure or
+    of the light's strength no longer reads as motion in the flow."""
+    x = np.asarray(face, np.float32)
+    return ((x - x.mean()) / (float(x.std()) + 1e-6) * std + mean).clip(0, 255).astype(np.uint8)
+
+
+def neutral_displacement(
+    faces: np.ndarray,
+    blocks: np.ndarray,
+    window: int,
+    valid: np.ndarray | None = None,
+    step: int | None = None,
+    samples: int = 80,
+) -> np.ndarray:
+    """(T, B) mean length per block of the flow from each frame to its local neutral face.
+
+    The neutral face of the frames in a chunk of ``step`` (default ``window // 2``) frames is the
+    per-pixel median of up to ``samples`` exposure-normalised faces evenly spread over ``window``
+    frames either side of the chunk: an expression lasts a few seconds at most, so over a window
+    of several seconds the median is the face at rest. Each flow has the face's median motion
+    taken out, as in :func:`flow_difference`. Frames without a face (``valid`` False) give 0.
+    """
+    n = len(faces)
+    ok = np.ones(n, bool) if valid is None else np.asarray(valid, bool)
+    step = max(1, window // 2 if step is None else step)
+    dis = _dis()
+    out = np.zeros((n, len(blocks)), np.float64)
+    for c0 in range(0, n, step):
+        c1 = min(n, c0 + step)
+        pool = np.flatnonzero(ok[max(0, c0 - window) : min(n, c1 + window)]) + max(0, c0 - window)
+        if not len(pool):
+            continue
+        pick = pool[np.linspace(0, len(pool) - 1, min(samples, len(pool))).round().astype(int)]
+        neutral = np.median(np.stack([normalise_exposure(faces[i]) for i in pick]), axis=0).astype(np.uint8)
+        for t in range(c0, c1):
+            if ok[t]:
+                fl = _flow(dis, normalise_exposure(faces[t]), neutral)
+                out[t] = block_means(np.hypot(fl[..., 0], fl[..., 1]), blocks)
     return out
 
 

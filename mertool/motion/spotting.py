@@ -24,6 +24,13 @@ are the apexes of spotted intervals. An interval runs from the apex back to wher
 (``offset``), each end limited to ``2k`` frames from the apex; ``--interval fixed`` gives the
 baseline's ``[t - k, t + k]``.
 
+The extent of a movement is better read off a curve that does not depend on the window: the
+displacement from the neutral face ``D(t)`` (:func:`mertool.motion.spot_features.neutral_displacement`)
+is 0 at rest and stays up for as long as an expression holds. :func:`extent` takes the highest
+``D`` within ``search`` frames of a spotted apex and runs out from it to where ``D`` falls to
+``fall`` of its height above the video's median, and :func:`merge_movements` keeps each
+movement once when both passes spotted it (their extents then overlap).
+
 All functions are pure, on numpy arrays; frame indices are 0-based positions in the arrays.
 """
 
@@ -132,6 +139,80 @@ class Spot:
     offset: int
     score: float
     kind: str = "micro"
+
+
+def extent(
+    d: np.ndarray,
+    apex: int,
+    search: int,
+    fall: float = 0.2,
+    reach: int | None = None,
+    base: float | None = None,
+    valid: np.ndarray | None = None,
+) -> tuple[int, int, int]:
+    """``(peak, onset, offset)`` of the movement at ``apex`` on a displacement curve ``d``.
+
+    ``peak`` is the largest ``d`` within ``search`` frames of ``apex``; onset and offset are the
+    last frames either side of it, contiguous with it, where ``d`` is above ``base + fall (d[peak]
+    - base)`` (``base``: the median of ``d``), each at most ``reach`` frames from the peak (default:
+    unbounded) and not on a frame without a face (``valid`` False).
+    """
+    d = np.asarray(d, np.float64)
+    n = len(d)
+    ok = np.ones(n, bool) if valid is None else np.asarray(valid, bool)
+    a, b = max(0, apex - search), min(n - 1, apex + search)
+    peak = a + int(np.argmax(np.where(ok[a : b + 1], d[a : b + 1], -np.inf)))
+    base = float(np.median(d[ok])) if base is None else base
+    level = base + fall * (d[peak] - base)
+    reach = n if reach is None else reach
+    lo = peak
+    while lo > 0 and peak - lo < reach and ok[lo - 1] and d[lo - 1] > level:
+        lo -= 1
+    hi = peak
+    while hi < n - 1 and hi - peak < reach and ok[hi + 1] and d[hi + 1] > level:
+        hi += 1
+    return peak, lo, hi
+
+
+def run_peaks(d: np.ndarray, level: float, valid: np.ndarray | None = None) -> list[int]:
+    """The position of the largest value of every run of consecutive frames where ``d`` is above
+    ``level`` (frames without a face, ``valid`` False, break runs and never count)."""
+    d = np.asarray(d, np.float64)
+    above = d > level
+    if valid is not None:
+        above &= np.asarray(valid, bool)
+    peaks = []
+    t, n = 0, len(d)
+    while t < n:
+        if not above[t]:
+            t += 1
+            continue
+        e = t
+        while e + 1 < n and above[e + 1]:
+            e += 1
+        peaks.append(t + int(np.argmax(d[t : e + 1])))
+        t = e + 1
+    return peaks
+
+
+def merge_movements(spots: list[Spot], heights: list[float], max_micro: int) -> list[Spot]:
+    """One spot per movement: by decreasing ``heights`` (each spot's peak displacement), a spot
+    whose interval overlaps a kept one by at least half of the shorter of the two is the same
+    movement and dropped. A kept spot no longer than ``max_micro`` frames is micro, a longer one
+    macro."""
+    kept: list[Spot] = []
+    for i in sorted(range(len(spots)), key=lambda i: -heights[i]):
+        s = spots[i]
+        length = s.offset - s.onset + 1
+        same = False
+        for o in kept:
+            common = min(s.offset, o.offset) - max(s.onset, o.onset) + 1
+            if common > 0 and common >= 0.5 * min(length, o.offset - o.onset + 1):
+                same = True
+                break
+        if not same:
+            kept.append(Spot(s.onset, s.apex, s.offset, s.score, "micro" if length <= max_micro else "macro"))
+    return sorted(kept, key=lambda s: s.onset)
 
 
 def spot_curve(
