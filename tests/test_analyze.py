@@ -182,3 +182,44 @@ def test_a_video_without_a_face_fails_naming_it(tmp_path):
         cv2.imwrite(str(folder / f"img{i + 1:03d}.jpg"), np.full((240, 320, 3), 100, np.uint8))
     r = CliRunner().invoke(app, ["analyze", str(folder), "--fps", "30", "-o", str(tmp_path / "out")])
     assert r.exit_code != 0 and "empty_room" in r.output and "no face in any of its 10 frames" in r.output
+
+
+def test_frame_times_constant_and_variable_rate():
+    from mertool.face.sources import frame_times
+
+    t, why = frame_times([0.0, 33.3, 66.7, 100.0, 133.3], 30.0)
+    assert why is None and t == pytest.approx(np.arange(5) / 30)
+    t, why = frame_times([0.0, 0.0, 0.0, 0.0], 30.0)  # no timestamps: the nominal rate
+    assert why is None and t[-1] == pytest.approx(0.1)
+    # a phone's recording: 30 fps nominal, a stretch at 15 fps
+    ms = [0, 33.3, 66.7, 133.3, 200.0, 266.7, 300.0]
+    t, why = frame_times(ms, 30.0)
+    assert t == pytest.approx(np.array(ms) / 1000) and "variable frame rate: 3 of 6" in why
+
+
+def test_a_video_file_and_a_variable_frame_rate(frames_dir, tmp_path):
+    """A real MP4 (constant rate: seconds are index / fps, no note); then the same frames with
+    timestamps of a variable-rate recording: seconds follow the timestamps and a note says why."""
+    from mertool.face.sources import read_frame
+    from mertool.stages.spot import SpotOptions, spot_video
+
+    files = sorted(frames_dir.glob("*.jpg"))
+    mp4 = tmp_path / "clip.mp4"
+    w = cv2.VideoWriter(str(mp4), cv2.VideoWriter_fourcc(*"mp4v"), 30.0, (320, 240))
+    for f in files:
+        w.write(cv2.imread(str(f)))
+    w.release()
+    _run(mp4, "-o", tmp_path / "mp4", "--no-video")
+    timeline = json.loads((tmp_path / "mp4" / "timeline.json").read_text())
+    assert timeline["frames"] == 240 and timeline["fps"] == pytest.approx(30.0)
+    assert timeline["frame_rate_note"] is None
+    for row in timeline["intervals"]:
+        assert row["start_s"] == pytest.approx(row["start_frame"] / 30, abs=1e-3)
+
+    steps = np.where(np.arange(240) % 2 == 0, 1000 / 30, 2000 / 30)  # every other frame twice as long
+    times = list(np.concatenate([[0.0], np.cumsum(steps[:-1])]))
+    frames = ((i, str(f), read_frame(f)) for i, f in enumerate(files))
+    video, _ = spot_video(frames, 30.0, "vfr", SpotOptions(), times_ms=times)
+    assert "variable frame rate" in video.frame_rate_note and video.intervals
+    for iv in video.intervals:
+        assert iv["onset_s"] == pytest.approx(times[iv["onset"]] / 1000, abs=1e-3)

@@ -164,7 +164,9 @@ def analyze_video(
 
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        video, faces = spot_video(job.frames(), job.fps, job.id, options.spot, detector, on_frame=on_frame)
+        video, faces = spot_video(
+            job.frames(), job.fps, job.id, options.spot, detector, on_frame=on_frame, times_ms=job.times_ms
+        )
     except SampleError as exc:
         return VideoAnalysis(job.id, folder, {}, [], error=str(exc))
     recognise(predictor, faces, video.intervals, options.recognise)
@@ -182,6 +184,7 @@ def analyze_video(
         "gaps": video.gaps,
         "thresholds": video.thresholds,
         "faces_in_first_frame": video.faces_in_first,
+        "frame_rate_note": video.frame_rate_note,
         "redetected": video.redetected,
     }
     files = []
@@ -240,6 +243,8 @@ def analyze(
             )
             if res.error:
                 warn(res.error)
+            if res.timeline.get("frame_rate_note"):
+                warn(f"{job.id}: {res.timeline['frame_rate_note']}")
             for g in res.timeline.get("gaps", []):
                 warn(
                     f"{job.id}: no face {g['start_s']:.2f}-{g['end_s']:.2f} s (frames {g['first']}-{g['last']}): {g['why']}; marked in the timeline"

@@ -169,8 +169,12 @@ class ClipFrames:
             yield number, path, read_frame(path, self.sample_id, gray)
 
 
-def iter_video(path: str, sample_id: str, gray: bool = False) -> Iterator[tuple[int, str, np.ndarray]]:
-    """Decode a video one frame at a time: ``(index, VIDEO#index, image)``."""
+def iter_video(
+    path: str, sample_id: str, gray: bool = False, times_ms: list[float] | None = None
+) -> Iterator[tuple[int, str, np.ndarray]]:
+    """Decode a video one frame at a time: ``(index, VIDEO#index, image)``; with ``times_ms`` (a
+    list), each decoded frame's timestamp in milliseconds (OpenCV's ``CAP_PROP_POS_MSEC``) is
+    appended to it (see :func:`frame_times`)."""
     import cv2
 
     cap = cv2.VideoCapture(str(path))
@@ -184,12 +188,44 @@ def iter_video(path: str, sample_id: str, gray: bool = False) -> Iterator[tuple[
                 break
             if gray:
                 frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            if times_ms is not None:
+                times_ms.append(float(cap.get(cv2.CAP_PROP_POS_MSEC)))
             yield index, video_frame_label(path, index), frame
             index += 1
         if index == 0:
             raise SampleError(sample_id, f"no frame could be decoded from the video {path}")
     finally:
         cap.release()
+
+
+#: frame intervals further than this fraction from 1/fps make a video's frame rate variable
+VFR_TOLERANCE = 0.25
+
+
+def frame_times(times_ms: list[float], fps: float) -> tuple[np.ndarray, str | None]:
+    """Each frame's time in seconds, and why the frame rate is variable (None when it is not).
+
+    A video whose container says ``fps`` but whose frames are not ``1/fps`` apart (a phone's
+    variable-rate recording) gets its times from the timestamps; a constant-rate video, or
+    timestamps that are missing (all zero) or not increasing, keeps ``index / fps``.
+    """
+    n = len(times_ms)
+    regular = np.arange(n) / float(fps)
+    if n < 3:
+        return regular, None
+    t = np.asarray(times_ms, np.float64) / 1000.0
+    steps = np.diff(t)
+    if not (steps > 0).all():
+        return regular, None
+    off = np.abs(steps * fps - 1.0) > VFR_TOLERANCE
+    if not off.any():
+        return regular, None
+    why = (
+        f"variable frame rate: {int(off.sum())} of {len(steps)} frame intervals differ from 1/{fps:g} s "
+        f"by more than {VFR_TOLERANCE:.0%} (from {steps.min() * 1000:.1f} to {steps.max() * 1000:.1f} ms); "
+        "times are the video's own timestamps"
+    )
+    return t - t[0], why
 
 
 def clip_frames(sample: Sample) -> ClipFrames:

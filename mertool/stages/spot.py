@@ -96,6 +96,7 @@ class SpottedVideo:
     numbers: np.ndarray | None = field(default=None, repr=False)
     truth: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    frame_rate_note: str | None = None  # why the frame rate is variable (times then come from timestamps)
 
     def record(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k not in ("curves", "numbers")}
@@ -200,9 +201,15 @@ def spot_video(
     options: SpotOptions,
     detector=None,
     on_frame: Callable[[int], None] | None = None,
+    times_ms: list[float] | None = None,
 ):
-    """Follow the face, spot, and return ``(SpottedVideo, VideoFaces)`` for one video."""
+    """Follow the face, spot, and return ``(SpottedVideo, VideoFaces)`` for one video.
+
+    ``times_ms``: a list the frame source fills with each decoded frame's timestamp (videos); a
+    variable frame rate then gives the seconds from the timestamps
+    (:func:`mertool.face.sources.frame_times`), otherwise seconds are frame index / ``fps``."""
     from mertool.face.detectors import get_detector
+    from mertool.face.sources import frame_times
     from mertool.face.video import follow_video
 
     det = detector if detector is not None else get_detector(options.detector)
@@ -217,14 +224,22 @@ def spot_video(
     )
     spots, curves, thresholds = spot_faces(faces, fps, options, video_id)
     numbers = faces.numbers
+    note = None
+    t = np.arange(len(numbers)) / fps
+    if times_ms is not None and len(times_ms) == len(numbers):
+        t, note = frame_times(times_ms, fps)
+
+    def sec(i: int) -> float:
+        return round(float(t[i]), 3)
+
     intervals = [
         {
             "onset": int(numbers[s.onset]),
             "apex": int(numbers[s.apex]),
             "offset": int(numbers[s.offset]),
-            "onset_s": round(s.onset / fps, 3),
-            "apex_s": round(s.apex / fps, 3),
-            "offset_s": round(s.offset / fps, 3),
+            "onset_s": sec(s.onset),
+            "apex_s": sec(s.apex),
+            "offset_s": sec(s.offset),
             "kind": s.kind,
             "score": round(float(s.score), 6),
         }
@@ -235,8 +250,8 @@ def spot_video(
             "first": a,
             "last": b,
             "why": why,
-            "start_s": _seconds(numbers, a, fps),
-            "end_s": _seconds(numbers, b, fps),
+            "start_s": sec(int(np.searchsorted(numbers, a))),
+            "end_s": sec(int(np.searchsorted(numbers, b))),
         }
         for a, b, why in faces.gaps
     ]
@@ -251,13 +266,9 @@ def spot_video(
         faces.faces_in_first,
         curves,
         numbers,
+        frame_rate_note=note,
     )
     return result, faces
-
-
-def _seconds(numbers: np.ndarray, number: int, fps: float) -> float:
-    idx = int(np.searchsorted(numbers, number))
-    return round(idx / fps, 3)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -275,6 +286,7 @@ class VideoJob:
     subject: str
     dataset: str
     paths: list[str] = field(default_factory=list)
+    times_ms: list[float] | None = None  # a video's frame timestamps, filled while it is decoded
 
 
 def _file_frames(paths, numbers, video_id):
@@ -310,8 +322,11 @@ def video_jobs(source: Path, dataset: str | None = None, fps: float | None = Non
         if not rate:
             raise MertoolError(f"{source}: the video does not say its frame rate", hint="give it with --fps")
 
+        times: list[float] = []
+
         def frames_of_video():
-            return sources.iter_video(str(source), str(source))
+            times.clear()
+            return sources.iter_video(str(source), str(source), times_ms=times)
 
         return [
             VideoJob(
@@ -324,6 +339,7 @@ def video_jobs(source: Path, dataset: str | None = None, fps: float | None = Non
                 source.stem,
                 "video",
                 [str(source)],
+                times,
             )
         ]
     if not source.is_dir():
@@ -461,6 +477,7 @@ def run(
                     options,
                     detector,
                     on_frame=lambda i, j=job: advance(1, j.id),
+                    times_ms=job.times_ms,
                 )
             except SampleError as exc:
                 warn(str(exc))
@@ -468,6 +485,8 @@ def run(
                 continue
             video.truth = job.truth
             frames_done += video.frames
+            if video.frame_rate_note:
+                warn(f"{job.id}: {video.frame_rate_note}")
             for gap in video.gaps:
                 warn(
                     f"{job.id}: no face from frame {gap['first']} to {gap['last']} "
