@@ -109,6 +109,7 @@ def follow_video(
     mats: list[np.ndarray] = []
     labels: list[str] = []
     blank = np.zeros((size, size), np.uint8)
+
     def no_face(number: int) -> None:
         numbers.append(int(number))
         faces.append(blank)
