@@ -132,11 +132,28 @@ def spot(
         def f(x):
             return "—" if x is None else f"{x:.4f}"
 
-        for k in ("micro", "macro", "overall"):
-            r = result.scores[k]
-            s.add_row(
-                k, str(r["tp"]), str(r["fp"]), str(r["fn"]), f(r["precision"]), f(r["recall"]), f(r["f1"])
-            )
+        def rows(table, scores, name=""):
+            for k in ("micro", "macro", "overall"):
+                r = scores[k]
+                table.add_row(
+                    f"{name}{k}",
+                    str(r["tp"]),
+                    str(r["fp"]),
+                    str(r["fn"]),
+                    f(r["precision"]),
+                    f(r["recall"]),
+                    f(r["f1"]),
+                )
+
+        videos = result.scores.get("videos", {})
+        if len(videos) > 1:
+            per = Table(title="per video")
+            for col in ("", "TP", "FP", "FN", "precision", "recall", "F1"):
+                per.add_column(col, justify="right")
+            for name, scores in videos.items():
+                rows(per, scores, f"{name} ")
+            out.print(per)
+        rows(s, result.scores)
         out.print(s)
     fps_done = result.frames / result.seconds if result.seconds else 0.0
     info(
