@@ -111,6 +111,14 @@ def spot(
         source, output, options, dataset=dataset, fps=fps, evaluate_truth=evaluate, truth_file=truth,
         command=command_line(sys.argv), limit=limit,
     )  # fmt: skip
+    if result.videos and all(v.error for v in result.videos):
+        from mertool.errors import MertoolError
+
+        where = f" ({result.json_path} lists it)" if result.json_path else ""
+        raise MertoolError(
+            result.videos[0].error + where,
+            hint="check that the video shows a face, and --fps for a frames folder",
+        )
     if json_out:
         print_json({"videos": [v.record() for v in result.videos], "scores": result.scores})
         return
