@@ -316,3 +316,14 @@ def test_neutral_displacement_is_zero_at_rest_and_holds_with_the_expression():
     valid = np.ones(60, bool)
     valid[30] = False
     assert SP.top_mean(SF.neutral_displacement(faces, blocks, 20, valid=valid), 0.2)[30] == 0.0
+
+
+def test_synth_long_with_too_many_events_writes_nothing(tmp_path):
+    from mertool.cli.app import app
+
+    out = tmp_path / "long"
+    res = CliRunner().invoke(
+        app, ["synth", str(out), "--layout", "samm-long", "--subjects", "1", "--duration", "3"]
+    )
+    assert res.exit_code != 0 and "raise --duration" in res.output
+    assert not out.exists() or not any(out.iterdir())  # no partial folder left behind

@@ -413,20 +413,22 @@ def generate_long(
     for p in existing:
         if p.resolve() not in _marked(out_dir):
             raise MertoolError(f"{p} exists and was not written by mertool synth: not replacing it")
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    partial = out_dir / f".{final.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir()
     cv2.setNumThreads(1)
     gray = config.layout in GRAY_LAYOUTS
     sources = order_sources(select_sources(config.photos, config.photo_dir), config.seed)
     numbers = subject_numbers(config.layout, config.subjects)
+    # every video is planned (and every plan checked) before anything on disk is touched
     plans: list[tuple[VideoPlan, Any]] = []
     for si, number in enumerate(numbers):
         subject = make_subject(si, sources[si % len(sources)], config.size, _rng(config.seed, 77, si, 1))
         for vi in range(1, config.videos_per_subject + 1):
             plans.append((plan_video(config, subject, si, number, vi, fps), subject))
+    for p in existing:
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    partial = out_dir / f".{final.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
     result = LongSynthResult(out_dir, final, truth_path, [])
     rows, truth_videos = [], []
     try:
