@@ -337,3 +337,23 @@ def test_clip_predictor_takes_a_pt_or_an_onnx_path(model_pt, model_onnx):
         assert max(abs(got[c] - probs[c]) for c in probs) <= PROB_TOLERANCE
     with pytest.raises(MertoolError, match="onnx backend only"):
         ClipPredictor(model_onnx, backend="eager")
+
+
+def test_dfr_net_with_its_head_motion_step_exports_and_matches_pytorch(flow_file, tmp_path):
+    """DFR-Net's default head_motion=median is a sort (ONNX has no median): the graph agrees."""
+    from mertool.training.checkpoint import load_model
+
+    pt = _train(flow_file, tmp_path / "dfr.pt", "dfr-net", "--opt", "stages=1", "--opt", "width=8")
+    out = tmp_path / "dfr.onnx"
+    E.export_onnx(pt, out)
+    model = load_model(pt).build()
+    assert model.remove_head_motion
+    rng = np.random.default_rng(3)
+    x = {
+        n: rng.standard_normal((3, 3 if n == "flow" else 1, 16, 16)).astype(np.float32)
+        for n in model.input_names
+    }
+    x["flow"][:, :2] += np.float32(2.5)  # a shift of the whole face, removed inside the graph
+    with torch.inference_mode():
+        ref = model({k: torch.from_numpy(v) for k, v in x.items()})["logits"].numpy()
+    assert np.max(np.abs(E.load_onnx(out).runner(threads=1).run(x) - ref)) <= E.TOLERANCE

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from mertool.models import build_model, model_names, model_spec
+from mertool.models.base import subtract_median_motion
 from mertool.models.complexity import example_inputs
 from mertool.training.losses import build_loss, output_loss
 
@@ -258,7 +259,8 @@ def test_dfr_net_eq10_weights_are_in_unit_interval():
 def test_dfr_net_mul_fusion_is_elementwise_product():
     m = build_model("dfr-net", 3, fusion="mul").eval()
     x = example_inputs(m.input_names, 8, batch=1)
-    feats = [m.shallow[b](x[n]) for b, n in (("T", "flow"), ("S", "apex"), ("D", "diff"))]
+    x_t = subtract_median_motion(x["flow"])  # the default head_motion=median
+    feats = [m.shallow["T"](x_t), m.shallow["S"](x["apex"]), m.shallow["D"](x["diff"])]
     assert torch.allclose(m.fuse(x), feats[0] * feats[1] * feats[2])
 
 
@@ -277,5 +279,37 @@ def test_dfr_net_temporal_skip_adds_the_flow_map_after_the_gate():
         "diff": torch.rand(2, 3, 16, 16),
     }
     with torch.no_grad():
-        ft = gate.shallow["T"](x["flow"])
+        ft = gate.shallow["T"](subtract_median_motion(x["flow"]))
         assert torch.allclose(skip.fuse(x), gate.fuse(x) + ft)
+
+
+def test_subtract_median_motion_removes_a_shift_of_the_whole_face_and_keeps_the_strain():
+    flow = torch.zeros(2, 3, 5, 5)
+    flow[0, :, 1:3, 1:3] = torch.tensor([2.0, -1.0, 0.5])[:, None, None]  # a local movement
+    shifted = flow + torch.tensor([0.7, -0.3, 0.0])[None, :, None, None]  # + head motion in u, v
+    shifted[1] += torch.arange(3.0)[:, None, None]  # sample 1: only a shift (strain +2)
+    out = subtract_median_motion(shifted)
+    assert torch.allclose(out[0, :2], flow[0, :2])  # 4 of 25 pixels move: the median is the shift
+    assert torch.allclose(out[1, :2], torch.zeros(2, 5, 5))
+    assert torch.equal(out[:, 2], shifted[:, 2])  # channel 2 (strain) untouched
+    # the lower median of an even count, by hand: 1, 2, 3, 4 -> 2
+    lower = subtract_median_motion(torch.arange(1.0, 5.0).reshape(1, 1, 2, 2))
+    assert lower.flatten().tolist() == [-1, 0, 1, 2]
+
+
+def test_dfr_net_removes_head_motion_by_default_and_the_preset_keeps_the_paper_flow():
+    torch.manual_seed(0)
+    default = build_model("dfr-net", 3, stages=1).eval()
+    paper = build_model("dfr-net", 3, stages=1, head_motion="none").eval()
+    paper.load_state_dict(default.state_dict())  # no parameters of its own
+    x = {
+        "flow": torch.randn(1, 3, 12, 12),
+        "apex": torch.rand(1, 3, 12, 12),
+        "diff": torch.rand(1, 3, 12, 12),
+    }
+    moved = {**x, "flow": x["flow"] + torch.tensor([1.5, -2.0, 0.0])[None, :, None, None]}
+    with torch.no_grad():
+        assert torch.allclose(default.fuse(moved), default.fuse(x), atol=1e-5)  # the shift is gone
+        assert not torch.allclose(paper.fuse(moved), paper.fuse(x), atol=1e-3)
+    with pytest.raises(Exception, match="head_motion"):
+        build_model("dfr-net", 3, head_motion="mean")

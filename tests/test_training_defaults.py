@@ -69,7 +69,7 @@ def test_architecture_defaults_sit_under_the_preset_and_the_flags():
     assert plain.fit.recalibrate_bn is True
     paper = resolve_config("dfr-net-004", {})
     assert paper.fit.weight_decay == 0.0 and paper.augment == "hflip,crop=0.1" and paper.fit.lr == 1e-5
-    assert paper.options == {"temporal": "gate", "dropout": 0.0}
+    assert paper.options == {"temporal": "gate", "dropout": 0.0, "head_motion": "none"}
     flag = resolve_config(None, {"arch": "dfr-net", "weight_decay": 0.0, "augment": "none"})
     assert flag.fit.weight_decay == 0.0 and flag.augment == "none"
     other = resolve_config(None, {"arch": "off-apexnet"})
@@ -103,7 +103,11 @@ def test_fit_recalibrates_after_the_last_epoch(tmp_path):
 def test_a_preset_model_options_stay_with_its_own_architecture():
     cfg = resolve_config("dfr-net-004", {"arch": "off-apexnet"})
     assert cfg.arch == "off-apexnet" and cfg.options == {} and cfg.fit.lr == 1e-5
-    assert resolve_config("dfr-net-004", {"arch": "dfr-net"}).options == {"temporal": "gate", "dropout": 0.0}
+    assert resolve_config("dfr-net-004", {"arch": "dfr-net"}).options == {
+        "temporal": "gate",
+        "dropout": 0.0,
+        "head_motion": "none",
+    }
 
 
 def test_dfr_net_trains_at_20_px_by_default_and_its_preset_at_the_papers_56():

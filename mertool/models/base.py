@@ -61,6 +61,24 @@ def mosaic(regions: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     return x.reshape(b, c, rows * h, cols * w)
 
 
+def subtract_median_motion(flow: torch.Tensor, channels: int = 2) -> torch.Tensor:
+    """Remove what the whole face moved: (B, C, H, W) -> (B, C, H, W), the first ``channels``
+    (u, v) minus their median over H x W, each sample on its own; later channels (strain) as given.
+
+    A face crop is aligned frame by frame, but a small residual head motion between onset and
+    apex stays in the flow as a near-constant field over the whole face, as large as the
+    micro-expression itself (docs/training.md). The median, unlike the mean, ignores the moving
+    regions when they cover less than half of the face. It is the lower median, taken by a sort
+    (exports to ONNX, which has no median operator). A constant added to u or v is removed
+    exactly, so the result does not depend on a per-channel shift such as dataset normalisation.
+    """
+    b, c, h, w = flow.shape
+    k = min(channels, c)
+    moving = flow[:, :k].reshape(b, k, h * w)
+    median = moving.sort(dim=-1).values[..., (h * w - 1) // 2]
+    return torch.cat([flow[:, :k] - median[:, :, None, None], flow[:, k:]], dim=1)
+
+
 def spatial_maps(modules: Iterable[tuple[str, nn.Module]]) -> dict[str, torch.Tensor]:
     """The ``last_map`` (B, 1, h, w) of each named module that kept one in this forward pass."""
     maps = {}

@@ -4,7 +4,11 @@ Inputs: ``flow`` (B, 3, H, W) = u, v, optical strain onset -> apex (temporal, T)
 (B, C, H, W) (spatial, S); ``diff`` (B, C, H, W) = |apex - onset| (differential, D). C = 3 or 1.
 
 1. **Shallow branches** (§3.2): each input -> 3x3 conv, stride 1 (``width`` channels) -> ReLU:
-   F_t, F_s, F_d (B, w, H, W).
+   F_t, F_s, F_d (B, w, H, W). Before its conv, the flow loses its median (u, v) over the face
+   (``head_motion=median``, the default; ``none`` in the dfr-net-004 preset): the residual head
+   motion between onset and apex that face alignment leaves, a near-constant field as large as
+   the micro-expression. With it in, DFR-Net confidently misread the same clips under every
+   setting tried; docs/training.md measures it.
 2. **Fusion** (``fusion=attn``, the paper's):
    eq. 9   F_fused = ReLU(f2(ReLU(f1([F_s, F_d]))))      f1: 3x3 conv 2w -> w, f2: 3x3 conv w -> w
    eq. 10  A = sigmoid(g2(ReLU(g1([avgpool(F_fused), avgpool(F_t)]))))   g1: 1x1 2w -> w, g2: 1x1 w -> w
@@ -42,7 +46,7 @@ import torch
 from torch import nn
 
 from mertool.errors import MertoolError
-from mertool.models.base import MERModel, match_channels, require, spatial_maps
+from mertool.models.base import MERModel, match_channels, require, spatial_maps, subtract_median_motion
 from mertool.models.post_fusion import BACKBONES, build_post_fusion
 from mertool.models.registry import Option, model_builder, register_model
 
@@ -52,6 +56,10 @@ FUSIONS = ("attn", "add", "mul", "cat")
 #: How the flow enters eq. 10: ``gate`` (the paper: only as channel weights A) or ``gate+skip``
 #: (F_final = F_fused * A + F_t, so the flow's spatial map also reaches the ResNet).
 TEMPORAL = ("gate", "gate+skip")
+#: What the temporal branch does to the flow first: ``median`` subtracts its median (u, v) over the
+#: face, the residual head motion (:func:`~mertool.models.base.subtract_median_motion`); ``none``
+#: takes it as given (the paper).
+HEAD_MOTION = ("median", "none")
 ATTENTIONS = {"none": None, "sa": "sa", "ca": "ca", "all": "ca+sa"}
 
 
@@ -115,6 +123,7 @@ class DFRNet(MERModel):
         reduction: int = 16,
         dropout: float = 0.5,
         temporal: str = "gate+skip",
+        head_motion: str = "median",
     ):
         super().__init__()
         self.branches = parse_branches(branches)
@@ -122,6 +131,9 @@ class DFRNet(MERModel):
         if temporal not in TEMPORAL:
             raise MertoolError(f"dfr-net: temporal={temporal!r} is not one of {', '.join(TEMPORAL)}")
         self.temporal_skip = temporal == "gate+skip"
+        if head_motion not in HEAD_MOTION:
+            raise MertoolError(f"dfr-net: head_motion={head_motion!r} is not one of {', '.join(HEAD_MOTION)}")
+        self.remove_head_motion = head_motion == "median"
         self.input_names = tuple(BRANCH_INPUTS[b] for b in self.branches)
         self.shallow = nn.ModuleDict({b: Shallow(3, width) for b in self.branches})
         self.sd_fusion = None
@@ -143,6 +155,8 @@ class DFRNet(MERModel):
         for b in self.branches:
             name = BRANCH_INPUTS[b]
             x = require(inputs, name)
+            if b == "T" and self.remove_head_motion:
+                x = subtract_median_motion(x)
             feats[b] = self.shallow[b](x if b == "T" else match_channels(x, 3, name))
         if self.fusion == "add":
             return torch.stack(list(feats.values())).sum(dim=0)
@@ -195,6 +209,12 @@ register_model(
             "gate+skip",
             "gate: the flow only weights channels (eq. 10, the paper's preset); gate+skip: F_fused*A + F_t",
             TEMPORAL,
+        ),
+        "head_motion": Option(
+            "median",
+            "median: the flow's median (u, v) over the face is subtracted first (residual head motion); "
+            "none: as given (the paper's preset)",
+            HEAD_MOTION,
         ),
         "pretrained": Option(
             None, "'imagenet' (ResNet-18 weights into the post-fusion ResNet stages) or a state-dict file"

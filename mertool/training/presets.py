@@ -51,7 +51,7 @@ _add(
         description="DFR-Net (T+S+D, attention fusion, ResNet with CA+SA, 3 stages) on the MEGC2019 composite",
         values={
             "arch": "dfr-net",
-            "options": {"temporal": "gate", "dropout": 0.0},
+            "options": {"temporal": "gate", "dropout": 0.0, "head_motion": "none"},
             "input_size": 56,
             "loss": "ce",
             "optimizer": "adam",
@@ -70,7 +70,8 @@ _add(
         },
         sources={
             "arch": "004 section 3 (the paper's best row: T+S+D, 3 stages, CA+SA)",
-            "options": "004 eq. 10: the flow only weights channels (temporal=gate); 004 names no dropout",
+            "options": "004 eq. 10: the flow only weights channels (temporal=gate); 004 names no dropout "
+            "and takes the flow as given (head_motion=none)",
             "input_size": "56 x 56: the size at which the model matches 004 Tables 7 and 9 (docs/models.md)",
             "weight_decay": "004 section 4.2 names none",
             "loss": "004 section 4.2: cross-entropy",
