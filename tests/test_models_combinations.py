@@ -7,6 +7,8 @@ reduction, dropout, ArcFace scale/margin) keep their defaults here; their other 
 test_models_forward.py. For dfr-net, ``stages`` and ``attention`` only shape the ResNet
 post-fusion module, so the other backbones are crossed with the fusion front-end only, and the
 86 M-parameter ViT with the fusion methods (its front-end is the same code as the others').
+``head_motion`` only changes what the flow branch receives, so ``none`` is crossed with the
+branch subsets and ``temporal`` only.
 """
 
 from __future__ import annotations
@@ -39,9 +41,16 @@ def _product(name: str, **fixed: object) -> list[dict]:
 
 def _cases() -> list[tuple[str, dict]]:
     cases: list[tuple[str, dict]] = []
-    for opts in _product("dfr-net", backbone="resnet"):
+    for opts in _product("dfr-net", backbone="resnet", head_motion="median"):
         for branches in BRANCHES:
             cases.append(("dfr-net", {**opts, "branches": branches}))
+    for branches, temporal in itertools.product(BRANCHES, CHOICES["dfr-net"]["temporal"]):
+        cases.append(
+            (
+                "dfr-net",
+                {"backbone": "resnet", "head_motion": "none", "branches": branches, "temporal": temporal},
+            )
+        )
     for backbone, fusion, branches in itertools.product(
         ("alexnet", "vgg", "inception"), CHOICES["dfr-net"]["fusion"], BRANCHES
     ):
@@ -60,7 +69,8 @@ SIZES = {"dfr-net": 16, "dual-branch": 40, "ststnet": 28, "off-apexnet": 28}
 
 def test_the_products_are_complete():
     dfr = [o for n, o in CASES if n == "dfr-net" and o.get("backbone") == "resnet"]
-    assert len(dfr) == 4 * 4 * 4 * 7 * 2  # stages x fusion x attention x branches x temporal
+    # stages x fusion x attention x branches x temporal, + head_motion=none x branches x temporal
+    assert len(dfr) == 4 * 4 * 4 * 7 * 2 + 7 * 2
     assert sum(1 for n, _ in CASES if n == "resnet-abn") == 3 * 2 * 2 * 2 * 2  # depth input roi abn arcface
     assert sum(1 for n, _ in CASES if n == "dual-branch") == 6 * 3  # variant x depth
     package_models = {n for n in model_names() if model_spec(n).builder.__module__.startswith("mertool.")}
