@@ -89,6 +89,8 @@ def _cases():
         cases.append(("dfr-net", {"stages": stages, "attention": attention}))
     for temporal, branches in itertools.product(("gate", "gate+skip"), ("TSD", "T+S", "T+D")):
         cases.append(("dfr-net", {"temporal": temporal, "branches": branches, "stages": 1}))
+    for branches in ("TSD", "T"):  # head_motion only touches the flow branch's input
+        cases.append(("dfr-net", {"head_motion": "none", "branches": branches, "stages": 1}))
     for backbone in ("alexnet", "vgg", "inception", "vit"):
         cases.append(("dfr-net", {"backbone": backbone}))
     cases.append(
