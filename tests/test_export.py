@@ -357,3 +357,23 @@ def test_dfr_net_with_its_head_motion_step_exports_and_matches_pytorch(flow_file
     with torch.inference_mode():
         ref = model({k: torch.from_numpy(v) for k, v in x.items()})["logits"].numpy()
     assert np.max(np.abs(E.load_onnx(out).runner(threads=1).run(x) - ref)) <= E.TOLERANCE
+
+
+def test_a_model_file_pins_every_option_and_an_older_file_keeps_its_flow(flow_file, tmp_path):
+    """Model files record every option, defaults included, so a later default cannot change
+    what a file computes; a DFR-Net file written before head_motion existed (its options do not
+    name it) is built with head_motion=none, the flow as it was trained on."""
+    import torch as _torch
+
+    from mertool.training.checkpoint import load_model, save_model
+
+    pt = _train(flow_file, tmp_path / "dfr.pt", "dfr-net", "--opt", "stages=1", "--opt", "width=8")
+    mf = load_model(pt)
+    assert mf.meta["options"]["head_motion"] == "median" and mf.meta["options"]["temporal"] == "gate+skip"
+    assert mf.build().remove_head_motion
+    older = {**mf.meta, "options": {k: v for k, v in mf.meta["options"].items() if k != "head_motion"}}
+    save_model(tmp_path / "older.pt", mf.build(), older)
+    old_model = load_model(tmp_path / "older.pt").build()
+    assert not old_model.remove_head_motion
+    for a, b in zip(old_model.state_dict().values(), mf.build().state_dict().values()):
+        assert _torch.equal(a, b)

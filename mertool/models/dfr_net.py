@@ -215,6 +215,7 @@ register_model(
             "median: the flow's median (u, v) over the face is subtracted first (residual head motion); "
             "none: as given (the paper's preset)",
             HEAD_MOTION,
+            legacy="none",  # DFR-Net model files written before the option took the flow as given
         ),
         "pretrained": Option(
             None, "'imagenet' (ResNet-18 weights into the post-fusion ResNet stages) or a state-dict file"

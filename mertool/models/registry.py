@@ -68,6 +68,10 @@ class Option:
     default: Any
     help: str
     choices: tuple[Any, ...] | None = None
+    #: the value that model files written before this option existed were trained with (None:
+    #: the option has been there from the start). Model files record every option since it was
+    #: added, so only older files lack it, and :meth:`ModelSpec.file_options` fills this in.
+    legacy: Any = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,13 @@ class ModelSpec:
                 )
             opts[k] = v
         return opts
+
+    def file_options(self, recorded: dict[str, Any]) -> dict[str, Any]:
+        """The options a model file's weights were trained with, from what the file recorded: an
+        option it does not name takes its ``legacy`` value if it has one (the file predates it,
+        so a later default must not change what the file computes), else its default."""
+        old = {k: o.legacy for k, o in self.options.items() if o.legacy is not None and k not in recorded}
+        return self.resolve_options({**old, **recorded})
 
     def input_names(self, options: dict[str, Any] | None = None) -> tuple[str, ...]:
         if callable(self.inputs):

@@ -3,7 +3,10 @@
 Keys (format ``mertool-model``, version 1)::
 
     format, format_version, mertool_version, created, command
-    arch, options, num_classes        build_model(arch, num_classes, **options)
+    arch, options, num_classes        build_model(arch, num_classes, **options); options holds every
+                                      option, defaults included, so a later change of a default
+                                      leaves the file's model as it was trained (an option added
+                                      after the file was written takes its ``legacy`` value)
     classes, label_map                class order of the logits
     preprocessing                     inputs, input_size [H, W], channels, three_frames,
                                       normalization {mode, stats}, stage (flow / crop-rois),
@@ -61,9 +64,10 @@ class ModelFile(ModelMeta):
 
     def build(self, device: str = "cpu"):
         """The model with its weights, in eval mode."""
-        from mertool.models.registry import build_model
+        from mertool.models.registry import build_model, model_spec
 
-        model = build_model(self.arch, num_classes=int(self.meta["num_classes"]), **self.meta["options"])
+        options = model_spec(self.arch).file_options(self.meta["options"])
+        model = build_model(self.arch, num_classes=int(self.meta["num_classes"]), **options)
         model.load_state_dict(self.state_dict)
         return model.to(device).eval()
 

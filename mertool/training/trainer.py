@@ -194,13 +194,14 @@ def model_meta(
 ) -> dict[str, Any]:
     """The model-file metadata of a trained model (see :mod:`mertool.training.checkpoint`);
     ``command`` is the command line that trained it, as the caller gives it."""
+    from mertool.models.registry import model_spec
     from mertool.training.data import required_stage
 
     used = np.concatenate([trained.train_rows, trained.val_rows])
     return {
         "command": command,
         "arch": cfg.arch,
-        "options": dict(cfg.options),
+        "options": model_spec(cfg.arch).resolve_options(cfg.options),  # defaults too: see checkpoint.py
         "num_classes": len(table.classes),
         "classes": list(table.classes),
         "label_map": table.label_map,
