@@ -96,32 +96,18 @@ def annotate_frame(
         x0, y0, x1, y1 = (int(round(v)) for v in box)
         cv2.rectangle(out, (x0, y0), (x1, y1), color, 2 if current else 1)
     scale = max(0.4, out.shape[0] / 600)
-    cv2.putText(
-        out,
-        f"{seconds:7.2f} s",
-        (8, int(22 * scale)),
-        cv2.FONT_HERSHEY_SIMPLEX,
-        0.6 * scale,
-        (255, 255, 255),
-        1,
-        cv2.LINE_AA,
-    )
+
+    def write(text: str, row: int, bgr: tuple[int, int, int], thickness: int = 1) -> None:
+        """``text`` at the left edge, on text row 1 (the time) or 2 (the expression)."""
+        y = int((22 if row == 1 else 46) * scale)
+        cv2.putText(out, text, (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, bgr, thickness, cv2.LINE_AA)
+
+    write(f"{seconds:7.2f} s", 1, (255, 255, 255))
     if lost:
-        cv2.putText(
-            out,
-            "no face",
-            (8, int(46 * scale)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.6 * scale,
-            (0, 0, 255),
-            1,
-            cv2.LINE_AA,
-        )
+        write("no face", 2, (0, 0, 255))
     elif current:
         text = current["kind"] + (f": {current['label']}" if current.get("label") else "")
         if current.get("confidence") is not None:
             text += f" ({current['confidence']:.2f})"
-        cv2.putText(
-            out, text, (8, int(46 * scale)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, color, 2, cv2.LINE_AA
-        )
+        write(text, 2, color, 2)
     return out
